@@ -1,0 +1,79 @@
+"""``python -m ems``: data ingest and inspection (later: optimize, serve, report).
+
+Settings come from the same Hydra config as ``run.py``; ``--set key=value``
+overrides any config key (e.g. ``--set paths.db=/tmp/x.duckdb``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ems.config import load_config
+from ems.data.errors import DataError
+
+log = logging.getLogger("ems")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except (DataError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ems", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    data = commands.add_parser("data", help="build and inspect the DuckDB store")
+    data_cmds = data.add_subparsers(dest="data_command", required=True)
+
+    ingest = data_cmds.add_parser("ingest", help="ingest OPSD household, price and weather CSVs (default: shipped data)")
+    ingest.add_argument("paths", nargs="*", type=Path, help="CSV files (.csv or .csv.gz); none = the shipped data")
+    ingest.add_argument("--db", type=Path, help="database file (default: config paths.db)")
+    ingest.add_argument("--download", action="store_true", help="fetch the full OPSD household_data file first")
+    ingest.add_argument("--url", help="download URL (default: config data.download.url)")
+    ingest.add_argument("--sha256", help="expected SHA-256 of the download (default: config data.download.sha256)")
+    ingest.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ingest.set_defaults(handler=_ingest)
+
+    info = data_cmds.add_parser("info", help="buildings, devices and row counts of the database")
+    info.add_argument("--db", type=Path)
+    info.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    info.set_defaults(handler=_info)
+    return parser
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from ems.data.download import download
+    from ems.data.ingest import ingest, shipped_paths
+
+    cfg = load_config(args.overrides)
+    paths = list(args.paths)
+    if args.download:
+        dl = cfg.data.download
+        paths.append(download(args.url or dl.url, args.sha256 or dl.sha256, Path(dl.dest_dir), dl.timeout_s))
+    report = ingest(paths or shipped_paths(cfg.data), cfg.data, db=args.db)
+    print(report.summary())
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from ems.data.store import Store
+
+    cfg = load_config(args.overrides)
+    with Store(args.db or cfg.data.db, cfg.data.timezone) as store:
+        print(f"{store.path}: " + ", ".join(f"{k} {v:,}" for k, v in store.table_counts().items()))
+        summary = store.query(
+            """SELECT building, count(*) AS devices, min(first_utc) AS first_utc, max(last_utc) AS last_utc,
+                      string_agg(device || ':' || flex_model, ' ' ORDER BY device) AS flex_models
+               FROM devices GROUP BY building ORDER BY building"""
+        )
+        print(summary)
+    return 0

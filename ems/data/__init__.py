@@ -1,0 +1,1 @@
+"""Real data in: OPSD/CoSSMic meter files, day-ahead prices and weather to DuckDB."""

@@ -1,0 +1,174 @@
+"""Build the DuckDB store from OPSD household files, prices and weather.
+
+Ingest is idempotent (a building, price hour or weather hour ingested again
+replaces its old rows) and atomic (the new database is written to a temporary
+file and moved over the old one only when complete; a failure leaves the old
+database untouched). One building comes from one file per run: mixing two
+OPSD releases of a building in one series is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from ems.data.calendar import with_local_date
+from ems.data.cleaning import CleaningConfig, clean_household
+from ems.data.errors import DataError
+from ems.data.layouts import HouseholdFile, SeriesFile, read_any
+from ems.data.store import create_schema
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """What one ingest wrote: buildings, row counts, seconds and database size."""
+
+    db: Path
+    buildings: list[str] = field(default_factory=list)
+    readings: int = 0
+    prices: int = 0
+    weather: int = 0
+    seconds: float = 0.0
+    db_bytes: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"ingested {len(self.buildings)} building(s) [{', '.join(self.buildings)}], {self.readings:,} readings, "
+            f"{self.prices:,} price hours, {self.weather:,} weather hours into {self.db} "
+            f"({self.db_bytes / 1e6:.1f} MB) in {self.seconds:.1f} s"
+        )
+
+
+def shipped_paths(data_cfg: DictConfig) -> list[Path]:
+    """The files listed under ``data.shipped``, resolved in ``data.shipped_dir``."""
+    return [Path(data_cfg.shipped_dir) / name for name in data_cfg.shipped]
+
+
+def ingest(paths: list[Path], data_cfg: DictConfig, db: Path | None = None) -> IngestReport:
+    """Parse, clean and store ``paths`` into the database (``data.db`` unless ``db``)."""
+    started = time.perf_counter()
+    db = Path(db or data_cfg.db)
+    sources = [read_any(Path(p)) for p in tqdm(paths, desc="reading", unit="file", leave=False)]
+    _refuse_mixed_releases(sources)
+    cleaning = CleaningConfig(**OmegaConf.to_container(data_cfg.cleaning, resolve=True))
+    flex_models = dict(data_cfg.flex_models)
+    report = IngestReport(db=db)
+    tmp = db.with_name(f"{db.name}.tmp-{os.getpid()}")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if db.exists():
+            shutil.copyfile(db, tmp)
+        con = duckdb.connect(str(tmp))
+        try:
+            create_schema(con)
+            con.execute("BEGIN TRANSACTION")
+            for source in tqdm(sources, desc="ingesting", unit="file"):
+                if isinstance(source, HouseholdFile):
+                    readings = clean_household(
+                        source, cleaning, flex_models, data_cfg.timezone,
+                        data_cfg.site.latitude_deg, data_cfg.site.longitude_deg,
+                    )
+                    report.buildings += _write_household(con, source, readings)
+                    report.readings += readings.height
+                elif source.kind == "prices":
+                    report.prices += _write_prices(con, source, data_cfg)
+                else:
+                    report.weather += _write_weather(con, source, data_cfg.timezone)
+                _write_source(con, source)
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, db)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+    report.seconds = time.perf_counter() - started
+    report.db_bytes = db.stat().st_size
+    log.info(report.summary())
+    return report
+
+
+def _refuse_mixed_releases(sources: list[HouseholdFile | SeriesFile]) -> None:
+    seen: dict[str, Path] = {}
+    for source in sources:
+        if not isinstance(source, HouseholdFile):
+            continue
+        for building in {b for b, _ in source.meters.values()}:
+            if building in seen:
+                raise DataError(
+                    f"{source.path}: building {building} is also in {seen[building]}; "
+                    "ingest one file (one OPSD release) per building"
+                )
+            seen[building] = source.path
+
+
+def _write_household(con: duckdb.DuckDBPyConnection, source: HouseholdFile, readings: pl.DataFrame) -> list[str]:
+    buildings = sorted({b for b, _ in source.meters.values()})
+    for column in source.dropped_duplicates:
+        log.info("%s: %s duplicates another column and was skipped", source.path.name, column)
+    con.execute("DELETE FROM readings WHERE building IN (SELECT unnest(?))", [buildings])
+    con.execute("DELETE FROM devices WHERE building IN (SELECT unnest(?))", [buildings])
+    con.execute("DELETE FROM buildings WHERE building IN (SELECT unnest(?))", [buildings])
+    new_readings = readings.drop("flex_model")
+    con.execute("INSERT INTO readings SELECT * FROM new_readings")
+    new_devices = readings.group_by("building", "device", "flex_model").agg(
+        first_utc=pl.col("utc_hour").min(),
+        last_utc=pl.col("utc_hour").max(),
+        hours=pl.len(),
+        valid_hours=pl.col("valid").sum(),
+    )
+    new_devices = new_devices.with_columns(unit=pl.lit("kWh"))
+    con.execute(
+        "INSERT INTO devices SELECT building, device, flex_model, unit, first_utc, last_utc, hours, valid_hours "
+        "FROM new_devices"
+    )
+    spans = new_devices.group_by("building").agg(first_utc=pl.col("first_utc").min(), last_utc=pl.col("last_utc").max())
+    spans = spans.with_columns(
+        opsd_prefix=pl.lit("DE_KN_") + pl.col("building"), layout=pl.lit(source.layout), source_sha256=pl.lit(source.sha256)
+    )
+    con.execute("INSERT INTO buildings SELECT building, opsd_prefix, layout, source_sha256, first_utc, last_utc FROM spans")
+    return buildings
+
+
+def _write_prices(con: duckdb.DuckDBPyConnection, source: SeriesFile, data_cfg: DictConfig) -> int:
+    zone = data_cfg.price_zone
+    split = pl.lit(zone.split_utc).str.to_datetime("%Y-%m-%dT%H:%M:%S")
+    frame = with_local_date(source.frame, data_cfg.timezone).with_columns(
+        zone=pl.when(pl.col("utc_hour") < split).then(pl.lit(zone.before)).otherwise(pl.lit(zone.after))
+    )
+    con.execute("DELETE FROM prices WHERE utc_hour IN (SELECT utc_hour FROM frame)")
+    con.execute("INSERT INTO prices SELECT utc_hour, local_date, price_eur_mwh, zone FROM frame")
+    return frame.height
+
+
+def _write_weather(con: duckdb.DuckDBPyConnection, source: SeriesFile, timezone: str) -> int:
+    frame = source.frame.unpivot(index="utc_hour", variable_name="column", value_name="temperature_c")
+    frame = with_local_date(frame, timezone).with_columns(
+        region=pl.col("column").str.replace("_temperature$", "")
+    ).filter(pl.col("temperature_c").is_not_null())
+    con.execute("DELETE FROM weather WHERE (utc_hour, region) IN (SELECT (utc_hour, region) FROM frame)")
+    con.execute("INSERT INTO weather SELECT utc_hour, local_date, region, temperature_c FROM frame")
+    return frame.height
+
+
+def _write_source(con: duckdb.DuckDBPyConnection, source: HouseholdFile | SeriesFile) -> None:
+    kind = "household" if isinstance(source, HouseholdFile) else source.kind
+    layout = source.layout if isinstance(source, HouseholdFile) else kind
+    rows = source.wide.height if isinstance(source, HouseholdFile) else source.frame.height
+    con.execute("DELETE FROM sources WHERE sha256 = ?", [source.sha256])
+    con.execute(
+        "INSERT INTO sources (path, sha256, kind, layout, rows) VALUES (?, ?, ?, ?, ?)",
+        [str(source.path), source.sha256, kind, layout, rows],
+    )

@@ -1,0 +1,79 @@
+"""Real local days of a building: which to run, and their data as arrays.
+
+A day is valid when every settlement meter (e.g. grid_import, grid_export)
+has a valid reading in every hour and every hour has a spot price; other days
+are skipped and counted with the reason, never filled with zeros.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from ems.building import Building
+from ems.data.calendar import parse_day
+from ems.data.store import Store
+
+
+@dataclass
+class DayData:
+    """One local day: its UTC hours (23, 24 or 25), spot price and device energy.
+
+    ``energy_kwh[device]`` holds kWh per hour (NaN where the meter has no
+    valid reading); ``hours`` has utc_hour, local_date, local_hour, price_eur_mwh.
+    """
+
+    day: date
+    hours: pl.DataFrame
+    energy_kwh: dict[str, np.ndarray]
+
+    @property
+    def n_steps(self) -> int:
+        return self.hours.height
+
+    def meter(self, device: str) -> np.ndarray:
+        """kWh per hour of ``device``; zeros if the building has no such meter."""
+        return self.energy_kwh.get(device, np.zeros(self.n_steps))
+
+
+def select_days(store: Store, building: Building, start: object, n_days: object) -> list[date]:
+    """The local days of ``period.start`` / ``period.n_days`` that the building's data covers."""
+    covered = store.local_dates(building.id)
+    if not covered:
+        return []
+    first = parse_day(start, "period.start") if start is not None else covered[0]
+    if n_days is not None and (not isinstance(n_days, int) or n_days < 1):
+        raise ValueError(f"period.n_days={n_days!r} must be a positive whole number of days, or null for all")
+    last = first + timedelta(days=n_days - 1) if n_days is not None else covered[-1]
+    return [d for d in covered if first <= d <= last]
+
+
+def load_days(store: Store, building: Building, days: list[date]) -> tuple[list[DayData], dict[date, str]]:
+    """Valid days as :class:`DayData`, and skipped days with the reason."""
+    if not days:
+        return [], {}
+    frame = store.energy_wide(building.id, days[0], days[-1])
+    valid: list[DayData] = []
+    skipped: dict[date, str] = {}
+    by_day = {key[0]: part for key, part in frame.partition_by("local_date", as_dict=True).items()}
+    for day in days:
+        part = by_day[day]
+        reason = _invalid_reason(part, building)
+        if reason:
+            skipped[day] = reason
+            continue
+        energy = {d: part[d].cast(pl.Float64).fill_null(np.nan).to_numpy() for d in building.devices if d in part.columns}
+        valid.append(DayData(day, part.select("utc_hour", "local_date", "local_hour", "price_eur_mwh"), energy))
+    return valid, skipped
+
+
+def _invalid_reason(part: pl.DataFrame, building: Building) -> str | None:
+    if part["price_eur_mwh"].null_count():
+        return "no day-ahead price for some hours"
+    for meter in building.settlement_meters:
+        if meter not in part.columns or part[meter].null_count():
+            return f"{meter} has no valid reading for some hours"
+    return None

@@ -1,0 +1,1 @@
+"""Learning when devices are used: priors, PMFs, predictors."""

@@ -1,0 +1,1 @@
+"""Optimisation: the day-ahead MILP and its solvers."""

@@ -1,0 +1,78 @@
+"""Every option of every config group composes and instantiates (Hydra compose API)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ems.agents.battery import BatteryAgent
+from ems.agents.ev import EVAgent
+from ems.building import Building
+from ems.config import config_dir, instantiate, load_config
+from ems.learning.priors import DAY_TYPES
+from ems.optim.solver import SolverSettings
+from ems.tariff import Tariff
+
+GROUPS = ["building", "mode", "battery", "ev", "prior", "solver", "tariff", "experiment", "paths", "data"]
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((config_dir() / g).glob("*.yaml"))]
+
+
+def test_every_group_has_options():
+    assert {g for g, _ in OPTIONS} == set(GROUPS)
+    assert {o for g, o in OPTIONS if g == "building"} == {"industrial3", *(f"residential{i}" for i in range(1, 7))}
+    assert {o for g, o in OPTIONS if g == "tariff"} == {"dynamic", "fixed", "tou"}
+
+
+@pytest.mark.parametrize("group, option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_option_composes_and_instantiates(group, option):
+    cfg = load_config([f"{group}={option}"])
+    node = cfg.get(group) if group != "experiment" else None
+    obj = instantiate(node) if node is not None and "_target_" in node else None
+    if group == "building":
+        assert isinstance(obj, Building) and obj.id == option
+        assert set(obj.settlement_meters) <= set(obj.devices)
+    elif group == "battery":
+        assert (obj is None) == (option == "none") and (obj is None or isinstance(obj, BatteryAgent))
+    elif group == "ev":
+        assert (obj is None) == (option == "none") and (obj is None or isinstance(obj, EVAgent))
+    elif group == "solver":
+        assert isinstance(obj, SolverSettings) and obj.name == option and obj.available()
+    elif group == "tariff":
+        assert isinstance(obj, Tariff) and obj.feed_in_eur_kwh == 0.082
+    elif group == "prior":
+        for device in ("dishwasher", "heat_pump", "ev"):
+            for day_type in DAY_TYPES:
+                pmf = obj.pmf(device, day_type)
+                assert pmf.shape == (24,) and abs(pmf.sum() - 1) < 1e-12 and (pmf > 0).all()
+    elif group == "mode":
+        assert obj.name == option and callable(obj.schedule_day)
+    elif group == "experiment":
+        assert cfg.name == option
+
+
+def test_building_config_matches_the_shipped_meters(shipped_db):
+    from ems.data.store import Store
+
+    with Store(shipped_db) as store:
+        for i in range(1, 7):
+            building = instantiate(load_config([f"building=residential{i}"]).building)
+            devices = store.devices(building.id)
+            assert dict(zip(devices["device"], devices["flex_model"])) == building.devices
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("battery.charge_efficiency=1.2", "battery.charge_efficiency=1.2 must be in (0, 1]"),
+        ("battery.soc_init_kwh=20", "battery.soc_init_kwh=20 is outside [soc_min_kwh, soc_max_kwh]"),
+        ("ev.max_charge_kw=-1", "ev.max_charge_kw=-1 must be a non-negative number"),
+        ("solver.name=gurobi", "solver.name='gurobi' is not one of highs, cbc"),
+        ("building.devices.pv=solar", "building.devices.pv: flex model 'solar' is not one of"),
+    ],
+)
+def test_bad_config_values_name_the_key(override, message):
+    group = override.split(".")[0]
+    extra = [f"{group}=home"] if group in ("battery", "ev") else []
+    cfg = load_config([*extra, override])
+    with pytest.raises(ValueError) as err:
+        instantiate(cfg.get(group))
+    assert message in str(err.value) and "\n" not in str(err.value)
