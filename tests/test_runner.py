@@ -36,7 +36,7 @@ def test_default_run_ingests_on_first_use_and_reports(tmp_path):
     # Local 2016-03-26 00:00 CET = 2016-03-25T23:00Z; local 2016-03-28 00:00 CEST = 2016-03-27T22:00Z.
     expected = independent_baseline_cost("2016-03-25T23:00:00Z", "2016-03-27T22:00:00Z", 0.18, 0.19, 0.082)
     assert summary["energy_cost_eur"] == pytest.approx(expected, abs=1e-9)
-    assert f"energy cost          {expected:12.2f} EUR" in result.stdout
+    assert f"  energy cost               {expected:12.2f} EUR" in result.stdout
 
 
 def test_fixed_tariff_settles_by_hand(shipped_db, tmp_path):

@@ -47,14 +47,15 @@ class ExperimentResult:
 
     def table(self) -> str:
         skipped = sum(self.skipped.values())
+        row = "  {:<26}{:>12.2f} {}".format
         lines = [
             f"building {self.building} | mode {self.mode} | {self.days} valid day(s), {skipped} skipped",
             *(f"  skipped {n}: {reason}" for reason, n in self.skipped.items()),
-            f"  energy cost          {self.energy_cost_eur:12.2f} EUR",
-            f"  grid import          {self.grid_kwh['import']:12.1f} kWh",
-            f"  grid export          {self.grid_kwh['export']:12.1f} kWh",
-            *(f"  {'metered ' + device:<20} {kwh:12.1f} kWh" for device, kwh in self.energy_kwh.items()),
-            f"  run time             {self.seconds:12.1f} s",
+            row("energy cost", self.energy_cost_eur, "EUR"),
+            row("grid import", self.grid_kwh["import"], "kWh"),
+            row("grid export", self.grid_kwh["export"], "kWh"),
+            *(row(f"metered {device}", kwh, "kWh") for device, kwh in self.energy_kwh.items()),
+            row("run time", self.seconds, "s"),
         ]
         return "\n".join(lines)
 
