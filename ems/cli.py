@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ingest.set_defaults(handler=_ingest)
 
+    optimize = commands.add_parser("optimize", help="schedule one day from a day-request JSON file")
+    optimize.add_argument("request", type=Path, help="day request JSON (see README)")
+    optimize.add_argument("--out", type=Path, help="write the result JSON here (default: stdout)")
+    optimize.set_defaults(handler=_optimize)
+
     info = data_cmds.add_parser("info", help="buildings, devices and row counts of the database")
     info.add_argument("--db", type=Path)
     info.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -62,6 +67,34 @@ def _ingest(args: argparse.Namespace) -> int:
     report = ingest(paths or shipped_paths(cfg.data), cfg.data, db=args.db)
     print(report.summary())
     return 0
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    """Exit 0 with a schedule, 1 when infeasible (the result JSON carries the diagnosis), 2 for a bad request."""
+    import json
+
+    from ems.optim.optimize import optimize_day
+    from ems.optim.request import RequestError, parse_request
+
+    try:
+        data = json.loads(args.request.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{args.request}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{args.request}: not valid JSON ({exc})") from None
+    try:
+        request = parse_request(data)
+    except RequestError as exc:
+        raise DataError(f"{args.request}: {exc}") from None
+    result = optimize_day(request)
+    text = json.dumps(result.to_dict(), indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    else:
+        print(text)
+    for line in result.diagnosis:
+        print(f"{result.status}: {line}", file=sys.stderr)
+    return 0 if result.ok else 1
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ems.agents.checks import require_efficiency, require_non_negative
+from ems.optim.request import BatterySpec
 
 
 @dataclass
@@ -39,3 +40,13 @@ class BatteryAgent:
         for name in ("soc_init_kwh", "soc_final_min_kwh"):
             if not self.soc_min_kwh <= getattr(self, name) <= self.soc_max_kwh:
                 raise ValueError(f"battery.{name}={getattr(self, name)} is outside [soc_min_kwh, soc_max_kwh]")
+
+    def spec(self, soc_init_kwh: float | None = None) -> BatterySpec:
+        """The day-request battery part, starting at ``soc_init_kwh`` (default: the configured one)."""
+        return BatterySpec(
+            capacity_kwh=self.capacity_kwh, max_charge_kw=self.max_charge_kw, max_discharge_kw=self.max_discharge_kw,
+            soc_init_kwh=self.soc_init_kwh if soc_init_kwh is None else soc_init_kwh,
+            soc_final_min_kwh=self.soc_final_min_kwh, soc_min_kwh=self.soc_min_kwh, soc_max_kwh=self.soc_max_kwh,
+            charge_efficiency=self.charge_efficiency, discharge_efficiency=self.discharge_efficiency,
+            degradation_eur_kwh=self.degradation_eur_kwh,
+        )

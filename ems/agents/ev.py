@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ems.agents.checks import require_efficiency, require_non_negative
+from ems.optim.request import EVSpec
 
 
 @dataclass
@@ -32,3 +33,12 @@ class EVAgent:
         for name in ("arrival_hour", "departure_hour"):
             if not 0 <= getattr(self, name) <= 23:
                 raise ValueError(f"ev.{name}={getattr(self, name)!r} must be a local hour 0..23")
+
+    def spec(self, soc_init_kwh: float, arrival_step: int, deadline_step: int) -> EVSpec:
+        """The day-request EV part for a horizon in which it is plugged in [arrival_step, deadline_step)."""
+        return EVSpec(
+            capacity_kwh=self.capacity_kwh, max_charge_kw=self.max_charge_kw, soc_init_kwh=soc_init_kwh,
+            soc_target_kwh=self.soc_target_kwh, arrival_step=arrival_step, deadline_step=deadline_step,
+            charge_efficiency=self.charge_efficiency, v2g=self.v2g,
+            max_discharge_kw=self.max_charge_kw if self.v2g else 0.0, discharge_efficiency=self.charge_efficiency,
+        )

@@ -1,0 +1,92 @@
+"""Benchmark: build + solve time of a realistic residential4 day, per solver and resolution.
+
+    python benchmarks/optimizer.py [--repeats 50] [--day 2016-07-12]
+
+The day is real: residential4's metered PV, base load (grid import + PV -
+export - metered flexible devices), heat pump and EV energy of that local day
+and the day-ahead prices, with the dishwasher and washing machine cycles, a
+10 kWh battery and the EV's overnight window. Prints median milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import date
+
+import numpy as np
+
+from ems.config import instantiate, load_config
+from ems.data.store import Store
+from ems.experiment.days import load_days
+from ems.experiment.runner import ensure_database
+from ems.optim.milp import build_model
+from ems.optim.optimize import extract
+from ems.optim.request import (BatterySpec, DayRequest, DiscretePhaseDevice, EVSpec, PartialUsageDevice,
+                               SolverSpec)
+from ems.optim.solver import SOLVERS, SolverSettings
+from ems.optim.validate import validate
+
+FLEX = ("dishwasher", "washing_machine", "heat_pump", "ev")
+
+
+def real_day(day: date, substeps: int) -> DayRequest:
+    cfg = load_config(["building=residential4", "tariff=dynamic"])
+    building, tariff = instantiate(cfg.building), instantiate(cfg.tariff)
+    with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
+        (d,), _ = load_days(store, building, [day])
+    e = {k: np.nan_to_num(v) for k, v in d.energy_kwh.items()}
+    base = e["grid_import"] + e["pv"] - e["grid_export"] - sum(e[k] for k in FLEX)
+    rep = lambda a: np.repeat(np.asarray(a, dtype=float), substeps).tolist()  # noqa: E731
+    n, dt = d.n_steps * substeps, 1.0 / substeps
+    return DayRequest(
+        step_hours=dt, import_price_eur_kwh=rep(tariff.import_price(d.hours)),
+        export_price_eur_kwh=rep(tariff.export_price(d.hours)), pv_kw=rep(e["pv"]), base_load_kw=rep(np.maximum(base, 0)),
+        max_import_kw=building.grid.max_import_kw, max_export_kw=building.grid.max_export_kw,
+        devices=[
+            DiscretePhaseDevice("dishwasher", rep([2.0, 0.1, 0.8])),
+            DiscretePhaseDevice("washing_machine", rep([0.3, 2.0, 0.5, 0.3])),
+            PartialUsageDevice("heat_pump", float(e["heat_pump"].sum()), 3.0),
+        ],
+        battery=BatterySpec(10, 5, 5, 5, 5, 1, 10, 0.95, 0.95, 0.05),
+        ev=EVSpec(24, 3.7, 24 - float(e["ev"].sum()) * 0.9, 24, 0, 7 * substeps, 0.9),
+        solver=SolverSpec(),
+    ) if n else None
+
+
+def bench(request: DayRequest, solver: str, repeats: int) -> tuple[float, float, float]:
+    settings = SolverSettings(name=solver)
+    build, solve = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        model = build_model(request)
+        t1 = time.perf_counter()
+        model.prob.solve(settings.pulp_solver())
+        t2 = time.perf_counter()
+        build.append(t1 - t0)
+        solve.append(t2 - t1)
+    result = extract(model, "optimal", solver)
+    validate(request, result)
+    return statistics.median(build) * 1e3, statistics.median(solve) * 1e3, result.objective_eur
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--day", type=date.fromisoformat, default=date(2016, 7, 12))
+    args = parser.parse_args()
+    print(f"residential4 {args.day}, median of {args.repeats} runs")
+    print(f"{'resolution':<12}{'solver':<8}{'vars':>6}{'cons':>6}{'build ms':>10}{'solve ms':>10}{'total ms':>10}"
+          f"{'objective EUR':>15}")
+    for label, substeps in (("24 x 1 h", 1), ("96 x 15 min", 4)):
+        request = real_day(args.day, substeps)
+        model = build_model(request)
+        for solver in SOLVERS:
+            build, solve, objective = bench(request, solver, args.repeats)
+            print(f"{label:<12}{solver:<8}{model.prob.numVariables():>6}{model.prob.numConstraints():>6}"
+                  f"{build:>10.1f}{solve:>10.1f}{build + solve:>10.1f}{objective:>15.4f}")
+
+
+if __name__ == "__main__":
+    main()

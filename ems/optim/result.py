@@ -1,0 +1,63 @@
+"""The result of one day's optimisation, with its JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class DeviceSchedule:
+    """Per-step power (kW) of one flexible device; ``starts`` for discrete-phase devices."""
+
+    power_kw: list[float]
+    starts: list[int] | None = None
+
+
+@dataclass
+class StorageSchedule:
+    """Grid-side charge/discharge power (kW) per step and SOC (kWh) at each step boundary (n + 1 values)."""
+
+    charge_kw: list[float]
+    soc_kwh: list[float]
+    discharge_kw: list[float] | None = None
+
+
+@dataclass
+class DayResult:
+    """A checked schedule (status ``optimal`` or ``feasible``) or a diagnosis.
+
+    ``energy_cost_eur`` is import cost minus export revenue; ``objective_eur``
+    adds battery degradation and the preference penalty.
+    """
+
+    status: str
+    energy_cost_eur: float | None = None
+    objective_eur: float | None = None
+    degradation_eur: float | None = None
+    penalty_eur: float | None = None
+    import_kw: list[float] = field(default_factory=list)
+    export_kw: list[float] = field(default_factory=list)
+    pv_curtailed_kw: list[float] = field(default_factory=list)
+    devices: dict[str, DeviceSchedule] = field(default_factory=dict)
+    battery: StorageSchedule | None = None
+    ev: StorageSchedule | None = None
+    diagnosis: list[str] = field(default_factory=list)
+    solver: str = ""
+    build_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    n_variables: int = 0
+    n_constraints: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict; absent parts (no battery, no starts) are left out."""
+        def prune(value):
+            if isinstance(value, dict):
+                return {k: prune(v) for k, v in value.items() if v is not None}
+            if isinstance(value, list):
+                return [prune(v) for v in value]
+            return value
+        return prune(asdict(self))

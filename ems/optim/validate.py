@@ -1,0 +1,142 @@
+"""An independent check of a schedule: recomputed from the request and the result alone.
+
+It shares no code with the model. Every violation is collected; a schedule
+with any violation is an error (:class:`ScheduleViolation`), never a warning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ems.optim.request import DayRequest, DiscretePhaseDevice
+from ems.optim.result import DayResult
+
+TOL = 1e-5  # kW / kWh / EUR: solver feasibility tolerance with margin
+
+
+class ScheduleViolation(RuntimeError):
+    """A schedule broke a constraint; the message lists every violation."""
+
+
+def violations(r: DayRequest, res: DayResult) -> list[str]:
+    """Every constraint the schedule ``res`` breaks (empty: the schedule is valid)."""
+    n, dt = r.n_steps, r.step_hours
+    found: list[str] = []
+
+    def check(ok: bool, message: str) -> None:
+        if not ok:
+            found.append(message)
+
+    imp, exp, curt = (np.asarray(x, dtype=float) for x in (res.import_kw, res.export_kw, res.pv_curtailed_kw))
+    for name, arr in (("import_kw", imp), ("export_kw", exp), ("pv_curtailed_kw", curt)):
+        check(arr.shape == (n,), f"{name}: {arr.shape[0] if arr.ndim else 0} values, expected {n}")
+    if found:
+        return found
+    check(bool((imp >= -TOL).all() and (imp <= r.max_import_kw + TOL).all()), "grid: import outside [0, max_import_kw]")
+    check(bool((exp >= -TOL).all() and (exp <= r.max_export_kw + TOL).all()), "grid: export outside [0, max_export_kw]")
+    check(bool((np.minimum(imp, exp) <= TOL).all()), "grid: import and export in the same step")
+    pv = np.asarray(r.pv_kw)
+    pv_cap = pv if r.pv_curtailable else np.zeros(n)
+    check(bool((curt >= -TOL).all() and (curt <= pv_cap + TOL).all()), "pv: curtailment outside its limits")
+
+    load = np.asarray(r.base_load_kw, dtype=float).copy()
+    for d in r.devices:
+        power = _device(r, d, res, check)
+        if power is not None:
+            load += power
+    for name in ("battery", "ev"):
+        load += _storage(r, name, getattr(r, name), getattr(res, name), check)
+    gap = imp - exp + pv - curt - load
+    bad = np.flatnonzero(np.abs(gap) > TOL)
+    check(len(bad) == 0, f"balance: supply and demand differ by {gap[bad[0]]:.6f} kW at step {bad[0]}" if len(bad) else "")
+
+    cost = float(dt * (np.dot(imp, r.import_price_eur_kwh) - np.dot(exp, r.export_price_eur_kwh)))
+    check(res.energy_cost_eur is not None and abs(cost - res.energy_cost_eur) <= TOL * max(1, n),
+          f"energy_cost_eur: reported {res.energy_cost_eur}, recomputed {cost:.6f}")
+    total = (res.energy_cost_eur or 0) + (res.degradation_eur or 0) + (res.penalty_eur or 0)
+    check(res.objective_eur is not None and abs(total - res.objective_eur) <= TOL * max(1, n),
+          f"objective_eur: reported {res.objective_eur}, cost + degradation + penalty = {total:.6f}")
+    return found
+
+
+def validate(r: DayRequest, res: DayResult) -> None:
+    """Raise :class:`ScheduleViolation` listing every violation, if any."""
+    problems = violations(r, res)
+    if problems:
+        raise ScheduleViolation("; ".join(problems))
+
+
+def _device(r: DayRequest, d, res: DayResult, check) -> np.ndarray | None:
+    n, dt = r.n_steps, r.step_hours
+    sched = res.devices.get(d.name)
+    check(sched is not None, f"{d.name}: missing from the result")
+    if sched is None:
+        return None
+    power = np.asarray(sched.power_kw, dtype=float)
+    check(power.shape == (n,), f"{d.name}.power_kw: {len(sched.power_kw)} values, expected {n}")
+    if power.shape != (n,):
+        return None
+    pmf = None if d.pmf is None else np.asarray(d.pmf)
+    if isinstance(d, DiscretePhaseDevice):
+        length = len(d.phases_kw)
+        starts = sorted(sched.starts or [])
+        check(len(starts) == d.runs, f"{d.name}: {len(starts)} starts, expected {d.runs} runs")
+        expected = np.zeros(n)
+        for k in starts:
+            check(d.earliest_start <= k and k + length <= d.latest_end,
+                  f"{d.name}: cycle starting at step {k} leaves [{d.earliest_start}, {d.latest_end})")
+            if pmf is not None:
+                check(bool((pmf[k:k + length] >= r.theta).all()), f"{d.name}: cycle at step {k} runs in steps with P < theta")
+            expected[k:k + length] += np.asarray(d.phases_kw)[: max(0, min(length, n - k))]
+        for a, b in zip(starts, starts[1:]):
+            check(b - a >= length + d.min_gap_steps, f"{d.name}: runs at steps {a} and {b} overlap or violate the gap")
+        check(bool(np.allclose(power, expected, atol=TOL)), f"{d.name}: power_kw is not the cycle started at {starts}")
+        return expected
+    outside = np.ones(n, dtype=bool)
+    outside[d.earliest_start:d.latest_end] = False
+    if pmf is not None:
+        outside |= pmf < r.theta
+    check(bool((np.abs(power[outside]) <= TOL).all()), f"{d.name}: power outside its allowed steps")
+    check(bool((power >= -TOL).all() and (power <= d.max_kw + TOL).all()), f"{d.name}: power outside [0, max_kw]")
+    if d.min_kw > 0:
+        check(bool(((power <= TOL) | (power >= d.min_kw - TOL)).all()), f"{d.name}: power between 0 and min_kw")
+    check(abs(power.sum() * dt - d.energy_kwh) <= TOL * max(1, n), f"{d.name}: delivers {power.sum() * dt:.6f} kWh, "
+          f"needs {d.energy_kwh}")
+    return power
+
+
+def _storage(r: DayRequest, name: str, spec, sched, check) -> np.ndarray:
+    n, dt = r.n_steps, r.step_hours
+    if spec is None:
+        check(sched is None, f"{name}: scheduled but not in the request")
+        return np.zeros(n)
+    if sched is None:
+        check(False, f"{name}: missing from the result")
+        return np.zeros(n)
+    ch = np.asarray(sched.charge_kw, dtype=float)
+    dis = np.asarray(sched.discharge_kw if sched.discharge_kw is not None else np.zeros(n), dtype=float)
+    soc = np.asarray(sched.soc_kwh, dtype=float)
+    if ch.shape != (n,) or dis.shape != (n,) or soc.shape != (n + 1,):
+        check(False, f"{name}: charge/discharge need {n} values and soc_kwh {n + 1}")
+        return np.zeros(n)
+    if name == "battery":
+        eta_in, eta_out, max_in, max_out = spec.charge_efficiency, spec.discharge_efficiency, spec.max_charge_kw, spec.max_discharge_kw
+        low, high, init = spec.soc_min_kwh, spec.soc_max_kwh, spec.soc_init_kwh
+        check(soc[-1] >= spec.soc_final_min_kwh - TOL, f"battery: final SOC {soc[-1]:.4f} < soc_final_min_kwh")
+        plugged = np.ones(n, dtype=bool)
+    else:
+        eta_in, eta_out, max_in = spec.charge_efficiency, spec.discharge_efficiency, spec.max_charge_kw
+        max_out = spec.max_discharge_kw if spec.v2g else 0.0
+        low, high, init = 0.0, spec.capacity_kwh, spec.soc_init_kwh
+        plugged = np.zeros(n, dtype=bool)
+        plugged[spec.arrival_step:spec.deadline_step] = True
+        check(soc[spec.deadline_step] >= spec.soc_target_kwh - TOL,
+              f"ev: SOC {soc[spec.deadline_step]:.4f} kWh at step {spec.deadline_step} < soc_target_kwh {spec.soc_target_kwh}")
+    check(abs(soc[0] - init) <= TOL, f"{name}: SOC starts at {soc[0]}, not {init}")
+    check(bool((ch >= -TOL).all() and (ch <= max_in * plugged + TOL).all()), f"{name}: charge outside its limits")
+    check(bool((dis >= -TOL).all() and (dis <= max_out * plugged + TOL).all()), f"{name}: discharge outside its limits")
+    check(bool((np.minimum(ch, dis) <= TOL).all()), f"{name}: charges and discharges in the same step")
+    step = soc[1:] - soc[:-1] - dt * (eta_in * ch - dis / eta_out)
+    check(bool((np.abs(step) <= TOL).all()), f"{name}: SOC does not follow charge and discharge")
+    check(bool((soc >= low - TOL).all() and (soc <= high + TOL).all()), f"{name}: SOC outside [{low}, {high}]")
+    return ch - dis
