@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -160,3 +161,19 @@ def test_bad_files_fail_with_one_line_naming_the_file(tmp_path, content, message
     text = str(err.value)
     assert text.startswith(str(path)) and "\n" not in text
     assert message in text
+
+
+def test_iqr_outliers_are_flagged_but_kept(data_cfg):
+    """residential6's washing machine: hours above Q3 + 3 IQR of its active hours, computed here independently."""
+    raw = pl.read_csv(DATA / "cossmic_residential6_60min.csv.gz")
+    meter = raw["DE_KN_residential6_washing_machine"]
+    energy = (meter.shift(-1) - meter).round(3)
+    hours = raw["utc_timestamp"].str.to_datetime("%Y-%m-%dT%H:%M:%SZ")
+    active = energy.filter(energy > data_cfg.cleaning.active_kwh).to_numpy()
+    q1, q3 = np.quantile(active, [0.25, 0.75])
+    expected = hours.filter(energy > q3 + data_cfg.cleaning.iqr_k * (q3 - q1)).to_list()
+    readings = clean(read_any(DATA / "cossmic_residential6_60min.csv.gz"), data_cfg)
+    outliers = readings.filter(pl.col("device") == "washing_machine", (pl.col("flags") & int(Quality.OUTLIER)) != 0)
+    assert len(expected) > 0
+    assert outliers["utc_hour"].to_list() == expected
+    assert outliers["valid"].all() and outliers["energy_kwh"].null_count() == 0

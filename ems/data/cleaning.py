@@ -185,8 +185,8 @@ def _flag_ramps(long: pl.DataFrame, cfg: CleaningConfig) -> pl.DataFrame:
 def _flag_outliers(long: pl.DataFrame, cfg: CleaningConfig) -> pl.DataFrame:
     """Flag hours above Q3 + k*IQR of the device's active (> active_kwh) valid hours."""
     active = pl.col("energy_kwh").filter(pl.col("energy_kwh") > cfg.active_kwh)
-    q1 = active.quantile(0.25).over(M)
-    q3 = active.quantile(0.75).over(M)
+    q1 = active.quantile(0.25, interpolation="linear").over(M)
+    q3 = active.quantile(0.75, interpolation="linear").over(M)
     outlier = pl.col("energy_kwh") > q3 + cfg.iqr_k * (q3 - q1)
     return long.with_columns(
         flags=pl.col("flags") | pl.when(outlier.fill_null(False)).then(int(Quality.OUTLIER)).otherwise(0)
