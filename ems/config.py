@@ -58,3 +58,19 @@ def instantiate(node: Any, **kwargs: Any) -> Any:
         if isinstance(exc.__cause__, ValueError):
             raise exc.__cause__ from None
         raise
+
+
+def group_option(group: str, option: str) -> Any:
+    """The node that ``group=option`` puts at ``group`` (reads ``conf/<group>/<option>.yaml``).
+
+    Handles options written as ``# @package _global_`` overlays that set the
+    group's key (e.g. ``battery: null``).
+    """
+    path = config_dir() / group / f"{option}.yaml"
+    if not path.is_file():
+        choices = ", ".join(sorted(p.stem for p in (config_dir() / group).glob("*.yaml")))
+        raise ValueError(f"{group}={option}: no such option (conf/{group}/ has {choices})")
+    node = OmegaConf.load(path)
+    if path.read_text().lstrip().startswith("# @package _global_"):
+        return node.get(group)
+    return node

@@ -44,7 +44,7 @@ def test_option_composes_and_instantiates(group, option):
                 pmf = obj.pmf(device, day_type)
                 assert pmf.shape == (24,) and abs(pmf.sum() - 1) < 1e-12 and (pmf > 0).all()
     elif group == "mode":
-        assert obj.name == option and callable(obj.schedule_day)
+        assert obj.name == option and callable(obj.plan)
     elif group == "experiment":
         assert cfg.name == option
 

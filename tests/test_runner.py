@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import polars as pl
@@ -27,25 +28,29 @@ def test_default_run_ingests_on_first_use_and_reports(tmp_path):
     result = run_cli("run.py", "experiment=smoke", f"paths.output_dir={tmp_path}", check=True)
     assert (tmp_path / "ems.duckdb").is_file()  # built automatically on the first run
     assert "ingested 6 building(s)" in result.stdout
-    assert "building residential4 | mode baseline | 2 valid day(s), 0 skipped" in result.stdout
+    assert "residential4 | 2016-03-26 .. 2016-03-27 | DynamicTariff | forecast perfect" in result.stdout
+    assert re.search(r"^days scheduled +2$", result.stdout, re.M)
     run_dir = next((tmp_path / "runs" / "smoke").iterdir())
     daily = pl.read_csv(run_dir / "daily.csv")
     assert daily["local_date"].to_list() == ["2016-03-26", "2016-03-27"]
     assert daily["hours"].to_list() == [24, 23]  # 2016-03-27 is the spring DST day
-    summary = json.loads((run_dir / "summary.json").read_text())
+    totals = json.loads((run_dir / "summary.json").read_text())["totals"]
     # Local 2016-03-26 00:00 CET = 2016-03-25T23:00Z; local 2016-03-28 00:00 CEST = 2016-03-27T22:00Z.
     expected = independent_baseline_cost("2016-03-25T23:00:00Z", "2016-03-27T22:00:00Z", 0.18, 0.19, 0.082)
-    assert summary["energy_cost_eur"] == pytest.approx(expected, abs=1e-9)
-    assert f"  energy cost               {expected:12.2f} EUR" in result.stdout
+    assert totals["metered_cost_eur"] == pytest.approx(expected, abs=1e-9)
+    assert re.search(rf"^metered bill \(intra-hour\) EUR +{expected:.2f}$", result.stdout, re.M)
+    # The baseline settles the same meters hour by hour (import and export of one hour netted), as every mode does.
+    assert totals["baseline_cost_eur"] == totals["energy_cost_eur"] <= totals["metered_cost_eur"]
 
 
 def test_fixed_tariff_settles_by_hand(shipped_db, tmp_path):
-    common = ["run.py", "experiment=smoke", f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}"]
+    common = ["run.py", "experiment=smoke", f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}",
+              "tracking.enabled=false"]
     run_cli(*common, "tariff=fixed", check=True)
     run_dir = sorted((tmp_path / "runs" / "smoke").iterdir())[-1]
     daily = pl.read_csv(run_dir / "daily.csv")
     expected = 0.29 * daily["import_kwh"].sum() - 0.082 * daily["export_kwh"].sum()
-    assert json.loads((run_dir / "summary.json").read_text())["energy_cost_eur"] == pytest.approx(expected)
+    assert json.loads((run_dir / "summary.json").read_text())["totals"]["energy_cost_eur"] == pytest.approx(expected)
 
 
 def test_unknown_building_fails_with_one_line_naming_the_file(shipped_db, tmp_path):
@@ -71,8 +76,11 @@ def test_days_with_missing_meters_are_skipped_and_counted(shipped_db, tmp_path):
     # residential3's grid_import meter ends 2017-07-08T16Z (README): the following days cannot be settled.
     result = run_cli("run.py", "building=residential3", "period.start=2017-07-06", "period.n_days=5",
                      f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}", check=True)
-    assert "building residential3 | mode baseline | 2 valid day(s), 3 skipped" in result.stdout
-    assert "skipped 3: grid_import has no valid reading for some hours" in result.stdout
+    assert re.search(r"^days scheduled +2$", result.stdout, re.M)
+    assert re.search(r"^days skipped \(data\) +3$", result.stdout, re.M)
+    run_dir = next((tmp_path / "runs" / "default").iterdir())
+    skipped = json.loads((run_dir / "summary.json").read_text())["skipped"]
+    assert skipped == {"grid_import has no valid reading for some hours": 3}
 
 
 def test_optuna_sweeper_runs_and_stores_its_study_in_sqlite(shipped_db, tmp_path):

@@ -1,63 +1,47 @@
 """The generic experiment runner behind ``run.py``.
 
-It instantiates whatever the config groups name (``_target_``) and drives the
-day loop; it knows no agent class by name.
+It instantiates whatever the config groups name (``_target_``), replays the
+period's real days with the configured mode, prints the KPI table and writes
+outputs and MLflow runs. It knows no agent class by name.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from collections import Counter
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 from omegaconf import DictConfig, OmegaConf
-from tqdm import tqdm
 
-from ems.config import instantiate
+from ems.config import group_option, instantiate
 from ems.data.errors import DataError
 from ems.data.ingest import ingest, shipped_paths
 from ems.data.store import Store
-from ems.experiment.days import load_days, select_days
-from ems.experiment.settlement import energy_cost_eur
+from ems.experiment import plots
+from ems.experiment.days import DayData, load_days, select_days
+from ems.experiment.replay import ReplayOutcome, replay
+from ems.experiment.summary import daily_frame, table, totals
 
 log = logging.getLogger(__name__)
 
 #: Config groups whose node is instantiated for an experiment.
-COMPONENTS = ("building", "mode", "tariff", "battery", "ev", "prior", "solver")
+COMPONENTS = ("building", "mode", "tariff", "battery", "ev", "prior", "solver", "forecast", "replay")
+#: Per-day columns logged to MLflow as step metrics.
+DAILY_METRICS = ("energy_cost_eur", "baseline_cost_eur", "savings_eur", "peak_import_kw", "kwh_shifted",
+                 "battery_cycles", "solve_seconds")
 
 
 @dataclass
-class ExperimentResult:
-    """Totals of one experiment run; ``energy_cost_eur`` is the objective."""
+class Period:
+    """The period's valid days, the skipped ones, and facts the replay needs from the store."""
 
-    building: str
-    mode: str
-    days: int
+    days: list[DayData]
     skipped: dict[str, int]
-    energy_cost_eur: float
-    grid_kwh: dict[str, float]
-    energy_kwh: dict[str, float]
-    daily: pl.DataFrame = field(repr=False)
-    seconds: float = 0.0
-
-    def table(self) -> str:
-        skipped = sum(self.skipped.values())
-        row = "  {:<26}{:>12.2f} {}".format
-        lines = [
-            f"building {self.building} | mode {self.mode} | {self.days} valid day(s), {skipped} skipped",
-            *(f"  skipped {n}: {reason}" for reason, n in self.skipped.items()),
-            row("energy cost", self.energy_cost_eur, "EUR"),
-            row("grid import", self.grid_kwh["import"], "kWh"),
-            row("grid export", self.grid_kwh["export"], "kWh"),
-            *(row(f"metered {device}", kwh, "kWh") for device, kwh in self.energy_kwh.items()),
-            row("run time", self.seconds, "s"),
-        ]
-        return "\n".join(lines)
+    max_kw: dict[str, float]
+    sources: list[str]
 
 
 def ensure_database(data_cfg: DictConfig) -> Path:
@@ -69,44 +53,114 @@ def ensure_database(data_cfg: DictConfig) -> Path:
     return db
 
 
-def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None) -> float:
-    """Run the configured experiment, print its summary, return the energy cost (EUR)."""
-    started = time.perf_counter()
-    parts: dict[str, Any] = {name: instantiate(cfg.get(name)) for name in COMPONENTS}
-    building, mode, tariff = parts["building"], parts["mode"], parts["tariff"]
+def load_period(cfg: DictConfig, building) -> Period:
+    """Read the configured period of ``building`` from the store (read-only)."""
     with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
         store.require_building(building.id, building.source_hint)
         days = select_days(store, building, cfg.period.start, cfg.period.n_days)
         if not days:
             raise DataError(f"period.start={cfg.period.start}: building {building.id} has no readings in that period")
         valid, skipped = load_days(store, building, days)
-    rows = []
-    for day in tqdm(valid, desc=f"{building.id} {mode.name}", unit="day"):
-        schedule = mode.schedule_day(day)
-        cost = energy_cost_eur(schedule.import_kwh, schedule.export_kwh,
-                               tariff.import_price(day.hours), tariff.export_price(day.hours))
-        rows.append({"local_date": day.day, "hours": day.n_steps, "energy_cost_eur": cost,
-                     "import_kwh": float(schedule.import_kwh.sum()), "export_kwh": float(schedule.export_kwh.sum()),
-                     **{f"metered_{d}_kwh": float(e.sum()) for d, e in day.energy_kwh.items()}})
-    daily = pl.DataFrame(rows)
-    result = ExperimentResult(
-        building=building.id, mode=mode.name, days=len(valid), skipped=dict(Counter(skipped.values())),
-        energy_cost_eur=float(daily["energy_cost_eur"].sum()) if rows else 0.0,
-        grid_kwh={k: float(daily[f"{k}_kwh"].sum()) if rows else 0.0 for k in ("import", "export")},
-        energy_kwh={c[len("metered_"):-len("_kwh")]: float(daily[c].sum()) for c in daily.columns if c.startswith("metered_")},
-        daily=daily, seconds=time.perf_counter() - started,
-    )
-    print(result.table())
-    if output_dir is not None:
-        _write_outputs(Path(output_dir), cfg, result, skipped)
-    return result.energy_cost_eur
+        peaks = store.query("SELECT device, max(energy_kwh) AS kw FROM readings WHERE building = ? AND valid "
+                            "GROUP BY device", [building.id])
+        sources = store.query("SELECT sha256 FROM sources WHERE kind <> 'household' UNION ALL "
+                              "SELECT source_sha256 FROM buildings WHERE building = ?", [building.id])
+    counts: dict[str, int] = {}
+    for reason in skipped.values():
+        counts[reason] = counts.get(reason, 0) + 1
+    return Period(valid, counts, dict(zip(peaks["device"], peaks["kw"])), sources["sha256"].to_list())
 
 
-def _write_outputs(out: Path, cfg: DictConfig, result: ExperimentResult, skipped: dict) -> None:
+def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None) -> float:
+    """Run the configured experiment; print and record its KPIs; return the energy cost (EUR).
+
+    With ``compare`` set (``experiment=compare``) every listed mode x battery
+    combination runs on the same days under one parent MLflow run, and the
+    first combination's cost is returned.
+    """
+    parts: dict[str, Any] = {name: instantiate(cfg.get(name)) for name in COMPONENTS}
+    period = load_period(cfg, parts["building"])
+    out = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="ems-run-"))
+    tracker = _tracker(cfg)
+    combos = _combinations(cfg, parts)
+    parent = None
+    if tracker is not None and len(combos) > 1:
+        parent = tracker.start(cfg.name, _params(cfg), _tags(cfg, period))
+    columns = {}
+    for label, combo in combos.items():
+        outcome = replay(period.days, combo, parts["replay"], period.max_kw, cfg.theta)
+        outcome.skipped.update(period.skipped)
+        columns[label] = totals(outcome)
+        run_dir = out / label if len(combos) > 1 else out
+        _write(run_dir, cfg, outcome, columns[label], f"{parts['building'].id} {label}")
+        if tracker is not None:
+            run_id = tracker.start(label, _params(cfg, combo), _tags(cfg, period), parent)
+            tracker.log_daily(run_id, daily_frame(outcome), list(DAILY_METRICS))
+            tracker.log_totals(run_id, columns[label])
+            tracker.finish(run_id, run_dir)
+    if parent is not None:
+        tracker.log_totals(parent, {f"{k}/{label}": v for label, c in columns.items() for k, v in c.items()})
+        tracker.finish(parent)
+    print(table(columns, f"{parts['building'].id} | {_period_text(period)} | {type(parts['tariff']).__name__} | "
+                         f"forecast {parts['forecast'].name}"))
+    first = next(iter(columns.values()))
+    return float(first.get("energy_cost_eur", float("nan")))
+
+
+def _combinations(cfg: DictConfig, parts: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """label -> parts; one entry unless ``compare`` lists modes and batteries."""
+    spec = cfg.get("compare")
+    if not spec:
+        return {parts["mode"].name: parts}
+    combos = {}
+    for battery in spec.battery:
+        for mode in spec.modes:
+            node = OmegaConf.merge(cfg, {"mode": group_option("mode", mode), "battery": group_option("battery", battery)})
+            combos[f"{mode}/{battery}"] = {**parts, "mode": instantiate(node.mode), "battery": instantiate(node.battery)}
+    return combos
+
+
+def _period_text(period: Period) -> str:
+    if not period.days:
+        return "no valid days"
+    return f"{period.days[0].day} .. {period.days[-1].day}"
+
+
+def _write(out: Path, cfg: DictConfig, outcome: ReplayOutcome, result: dict, title: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    result.daily.write_csv(out / "daily.csv")
-    summary = {k: v for k, v in result.__dict__.items() if k != "daily"}
-    summary["skipped_days"] = {str(d): reason for d, reason in skipped.items()}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    daily = daily_frame(outcome)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    log.info("outputs written to %s", out)
+    (out / "summary.json").write_text(json.dumps(
+        {"totals": result, "skipped": outcome.skipped, "infeasible": outcome.infeasible}, indent=2, default=str))
+    if daily.is_empty():
+        return
+    daily.write_csv(out / "daily.csv")
+    outcome.steps.write_parquet(out / "schedules.parquet")
+    best = daily.sort("savings_eur", descending=True)["local_date"][0]
+    plots.day_schedule(outcome.steps, best, f"{title}: {best} (largest saving)", out / "day_schedule.png")
+    plots.daily_costs(daily, f"{title}: daily energy cost", out / "daily_costs.png")
+    plots.cumulative_savings(daily, f"{title}: cumulative savings vs baseline", out / "cumulative_savings.png")
+
+
+def _tracker(cfg: DictConfig):
+    if not cfg.tracking.enabled:
+        return None
+    from ems.experiment.tracking import Tracker
+
+    return Tracker(cfg.tracking.uri, cfg.name, cfg.tracking.artifact_root)
+
+
+def _params(cfg: DictConfig, combo: dict[str, Any] | None = None) -> dict[str, str]:
+    from ems.experiment.tracking import flatten
+
+    params = flatten(cfg)
+    if combo is not None:
+        params["mode.name"] = combo["mode"].name
+        params["battery.enabled"] = str(combo["battery"] is not None)
+    return params
+
+
+def _tags(cfg: DictConfig, period: Period) -> dict[str, str]:
+    from ems.experiment.tracking import data_hash, git_commit
+
+    return {"git_commit": git_commit(), "data_hash": data_hash(period.sources), "building": cfg.building.id}

@@ -1,11 +1,37 @@
-"""Settling a day's grid exchange at a tariff (pure functions of arrays)."""
+"""Settling a planned day against what actually happened (pure functions of arrays).
+
+The plan was made with forecast base load and PV; settlement replaces them
+with the actual values and lets the grid absorb the difference, so a
+forecast error costs money as it would in reality.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from ems.optim.result import DayResult
 
-def energy_cost_eur(import_kwh: np.ndarray, export_kwh: np.ndarray,
-                    import_price_eur_kwh: np.ndarray, export_price_eur_kwh: np.ndarray) -> float:
-    """Import cost minus export revenue, EUR. All arrays have one value per step."""
-    return float(np.dot(import_kwh, import_price_eur_kwh) - np.dot(export_kwh, export_price_eur_kwh))
+
+@dataclass
+class Settled:
+    """Actual grid exchange of a planned day (kW per step)."""
+
+    import_kw: np.ndarray
+    export_kw: np.ndarray
+    curtailed_kw: np.ndarray
+    flexible_kw: np.ndarray
+    battery_kw: np.ndarray  # charge - discharge
+
+
+def settle(plan: DayResult, actual_base_kw: np.ndarray, actual_pv_kw: np.ndarray) -> Settled:
+    """Net the plan's device, battery and EV power against the actual base load and PV."""
+    n = len(actual_base_kw)
+    flexible = sum((np.asarray(s.power_kw) for s in plan.devices.values()), np.zeros(n))
+    battery = np.zeros(n)
+    if plan.battery is not None:
+        battery = np.asarray(plan.battery.charge_kw) - np.asarray(plan.battery.discharge_kw)
+    curtailed = np.minimum(np.asarray(plan.pv_curtailed_kw or np.zeros(n)), actual_pv_kw)
+    net = actual_base_kw + flexible + battery - (actual_pv_kw - curtailed)
+    return Settled(np.maximum(net, 0.0), np.maximum(-net, 0.0), curtailed, flexible, battery)

@@ -1,0 +1,69 @@
+"""Key performance indicators: pure functions of arrays (kW per step, EUR/kWh, hours).
+
+Percentages are 0..100; a ratio with a zero denominator is NaN (undefined),
+never 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def share_pct(part: float, whole: float) -> float:
+    """``part`` as a percentage of ``whole``; NaN when ``whole`` is not positive."""
+    return float(part / whole * 100.0) if whole > 0 else float("nan")
+
+
+
+
+def energy_cost_eur(import_kw, export_kw, import_price, export_price, step_hours: float = 1.0) -> float:
+    """Import cost minus export revenue (EUR)."""
+    return float(step_hours * (np.dot(import_kw, import_price) - np.dot(export_kw, export_price)))
+
+
+def savings(baseline_cost_eur: float, cost_eur: float) -> tuple[float, float]:
+    """(EUR saved, % of the baseline cost saved; NaN when the baseline cost is not positive)."""
+    saved = baseline_cost_eur - cost_eur
+    return float(saved), share_pct(saved, baseline_cost_eur)
+
+
+def peak_import_kw(import_kw) -> float:
+    """Largest import power (kW)."""
+    return float(np.max(import_kw, initial=0.0))
+
+
+def peak_reduction_pct(baseline_peak_kw: float, peak_kw: float) -> float:
+    """How much lower the peak import is than the baseline's (%)."""
+    return share_pct(baseline_peak_kw - peak_kw, baseline_peak_kw)
+
+
+def pv_self_consumption_pct(pv_kw, export_kw, curtailed_kw) -> float:
+    """Share of the PV energy used on site (not exported, not curtailed)."""
+    pv = float(np.sum(pv_kw))
+    return share_pct(pv - float(np.sum(export_kw)) - float(np.sum(curtailed_kw)), pv)
+
+
+def self_sufficiency_pct(import_kw, export_kw, pv_kw, curtailed_kw) -> float:
+    """Share of the site's consumption (import - export + used PV) not imported."""
+    consumption = float(np.sum(import_kw) - np.sum(export_kw) + np.sum(pv_kw) - np.sum(curtailed_kw))
+    return share_pct(consumption - float(np.sum(import_kw)), consumption)
+
+
+def kwh_shifted(planned_kw: dict[str, np.ndarray], baseline_kw: dict[str, np.ndarray], step_hours: float = 1.0) -> float:
+    """Energy moved to other steps than the meters recorded, summed over devices (kWh)."""
+    return float(sum(np.maximum(np.asarray(planned_kw[d]) - np.asarray(baseline_kw[d]), 0.0).sum() * step_hours
+                     for d in planned_kw))
+
+
+def battery_equivalent_full_cycles(charge_kw, discharge_kw, capacity_kwh: float, step_hours: float = 1.0) -> float:
+    """(charged + discharged energy) / (2 x capacity): full cycles the throughput amounts to."""
+    if capacity_kwh <= 0:
+        return 0.0
+    return float((np.sum(charge_kw) + np.sum(discharge_kw)) * step_hours / (2.0 * capacity_kwh))
+
+
+def preference_satisfaction_pct(start_probabilities: list[float], theta: float) -> float:
+    """Share of scheduled starts in hours whose PMF value is >= theta (%)."""
+    if not start_probabilities:
+        return float("nan")
+    return share_pct(sum(p >= theta for p in start_probabilities), len(start_probabilities))

@@ -1,0 +1,69 @@
+"""PNG plots of a replay: one day's schedule against the price, daily costs, cumulative savings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+DPI = 120
+
+
+def day_schedule(steps: pl.DataFrame, day, title: str, path: Path) -> Path:
+    """Stacked device power, base load, PV, grid import/export and battery SOC of one day, with the price."""
+    d = steps.filter(pl.col("local_date") == day)
+    x = list(range(d.height))
+    devices = [c for c in d.columns if c.endswith("_kw") and c not in
+               ("base_load_kw", "pv_kw", "import_kw", "export_kw", "battery_kw")]
+    fig, (ax, ax_soc) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    layers = [d["base_load_kw"].to_numpy()] + [d[c].fill_null(0).to_numpy() for c in devices]
+    ax.stackplot(x, *layers, labels=["base load"] + [c.removesuffix("_kw").replace("_", " ") for c in devices],
+                 step="post", alpha=0.8)
+    ax.step(x, d["pv_kw"], where="post", color="gold", lw=2, label="PV")
+    ax.step(x, d["import_kw"], where="post", color="black", lw=1.5, label="grid import")
+    ax.step(x, -d["export_kw"], where="post", color="green", lw=1.5, label="grid export (negative)")
+    ax.set_ylabel("power (kW)")
+    price = ax.twinx()
+    price.step(x, d["import_price_eur_kwh"], where="post", color="red", ls="--", label="import price")
+    price.set_ylabel("import price (EUR/kWh)", color="red")
+    ax.legend(loc="upper left", fontsize=8, ncol=2)
+    ax.set_title(title)
+    ax_soc.step(x, d["battery_soc_kwh"], where="post", color="purple")
+    ax_soc.set_ylabel("battery SOC (kWh)")
+    ax_soc.set_xlabel("local hour")
+    ax_soc.set_xticks(x, d["local_hour"].to_list(), fontsize=7)
+    return _save(fig, path)
+
+
+def daily_costs(daily: pl.DataFrame, title: str, path: Path) -> Path:
+    """Daily energy cost, baseline against the mode."""
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot(daily["local_date"], daily["baseline_cost_eur"], label="baseline", lw=1)
+    ax.plot(daily["local_date"], daily["energy_cost_eur"], label="scheduled", lw=1)
+    ax.set_ylabel("energy cost (EUR/day)")
+    ax.set_title(title)
+    ax.legend()
+    fig.autofmt_xdate()
+    return _save(fig, path)
+
+
+def cumulative_savings(daily: pl.DataFrame, title: str, path: Path) -> Path:
+    """Cumulative savings against the baseline over the period."""
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot(daily["local_date"], (daily["baseline_cost_eur"] - daily["energy_cost_eur"]).cum_sum())
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_ylabel("cumulative savings (EUR)")
+    ax.set_title(title)
+    fig.autofmt_xdate()
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path

@@ -1,0 +1,78 @@
+"""Totals of a replay and the tables printed at the end of a run."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+from ems.experiment import kpis
+from ems.experiment.replay import ReplayOutcome
+
+#: (key, label, unit, format) of the KPIs shown in tables, in order.
+ROWS = [
+    ("days", "days scheduled", "", "{:.0f}"),
+    ("skipped_days", "days skipped (data)", "", "{:.0f}"),
+    ("infeasible_days", "days infeasible (mode)", "", "{:.0f}"),
+    ("energy_cost_eur", "energy cost", "EUR", "{:.2f}"),
+    ("baseline_cost_eur", "baseline cost", "EUR", "{:.2f}"),
+    ("metered_cost_eur", "metered bill (intra-hour)", "EUR", "{:.2f}"),
+    ("savings_eur", "savings", "EUR", "{:.2f}"),
+    ("savings_pct", "savings", "%", "{:.2f}"),
+    ("peak_import_kw", "peak import", "kW", "{:.2f}"),
+    ("peak_reduction_pct", "peak reduction", "%", "{:.1f}"),
+    ("pv_self_consumption_pct", "PV self-consumption", "%", "{:.1f}"),
+    ("self_sufficiency_pct", "self-sufficiency", "%", "{:.1f}"),
+    ("kwh_shifted", "energy shifted", "kWh", "{:.1f}"),
+    ("battery_cycles", "battery full cycles", "", "{:.1f}"),
+    ("preference_satisfaction_pct", "preference satisfaction", "%", "{:.1f}"),
+    ("build_seconds", "model build time", "s", "{:.2f}"),
+    ("solve_seconds", "solve time", "s", "{:.2f}"),
+]
+
+
+def totals(outcome: ReplayOutcome) -> dict[str, float]:
+    """Whole-period KPIs from the per-day records (percentages from the summed energies)."""
+    d = outcome.daily
+    skipped = float(sum(outcome.skipped.values()))
+    if d.is_empty():
+        return {"days": 0.0, "skipped_days": skipped, "infeasible_days": 0.0}
+    s = {c: float(d[c].sum()) for c in d.columns if d[c].dtype.is_numeric() and c not in ("hours",)}
+    saved, saved_pct = kpis.savings(s["baseline_cost_eur"], s["energy_cost_eur"])
+    peak, base_peak = float(d["peak_import_kw"].max()), float(d["baseline_peak_import_kw"].max())
+    used_pv = [s["pv_kwh"]], [s["export_kwh"]], [s["curtailed_kwh"]]
+    return {
+        "days": float(d.height), "skipped_days": skipped, "infeasible_days": float(d["infeasible"].sum()),
+        "energy_cost_eur": s["energy_cost_eur"], "baseline_cost_eur": s["baseline_cost_eur"],
+        "metered_cost_eur": s["metered_cost_eur"],
+        "savings_eur": saved, "savings_pct": saved_pct,
+        "peak_import_kw": peak, "peak_reduction_pct": kpis.peak_reduction_pct(base_peak, peak),
+        "pv_self_consumption_pct": kpis.pv_self_consumption_pct(*used_pv),
+        "self_sufficiency_pct": kpis.self_sufficiency_pct([s["import_kwh"]], [s["export_kwh"]], [s["pv_kwh"]],
+                                                          [s["curtailed_kwh"]]),
+        "kwh_shifted": s["kwh_shifted"], "battery_cycles": s["battery_cycles"],
+        "preference_satisfaction_pct": kpis.share_pct(s["starts_preferred"], s["starts"]),
+        "build_seconds": s["build_seconds"], "solve_seconds": s["solve_seconds"],
+        "import_kwh": s["import_kwh"], "export_kwh": s["export_kwh"], "pv_kwh": s["pv_kwh"],
+    }
+
+
+def table(columns: dict[str, dict[str, float]], title: str) -> str:
+    """A KPI table with one column per run (label -> totals)."""
+    names = list(columns)
+    width = max(12, *(len(n) + 2 for n in names))
+    lines = [title, f"{'':<30}" + "".join(f"{n:>{width}}" for n in names)]
+    for key, label, unit, fmt in ROWS:
+        cells = []
+        for n in names:
+            value = columns[n].get(key)
+            cells.append("n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value))
+        lines.append(f"{(label + (' ' + unit if unit else '')):<30}" + "".join(f"{c:>{width}}" for c in cells))
+    return "\n".join(lines)
+
+
+def daily_frame(outcome: ReplayOutcome) -> pl.DataFrame:
+    """Per-day records with the savings column added."""
+    if outcome.daily.is_empty():
+        return outcome.daily
+    return outcome.daily.with_columns(savings_eur=pl.col("baseline_cost_eur") - pl.col("energy_cost_eur"))
