@@ -2,7 +2,7 @@
 
 Balance (kWh per hour, documented in the README)::
 
-    base = grid_import + pv - grid_export - (energy of every flexible job)
+    base = grid_import (+ separately metered devices) + pv - grid_export - (energy of every flexible job)
 
 * discrete-phase devices: each run (a stretch of hours above
   ``run_threshold_kwh``) is a job with its metered hourly profile as cycle,
@@ -47,6 +47,8 @@ class DayProblem:
     actual_pv_kw: np.ndarray
     baseline_kw: dict[str, np.ndarray]  # request device name -> what the meter recorded
     device_of: dict[str, str]           # request device name -> building device
+    metered_import_kwh: np.ndarray      # grid_import plus separately metered devices
+    metered_export_kwh: np.ndarray
 
 
 def detect_runs(energy_kwh: np.ndarray, threshold_kwh: float) -> list[tuple[int, np.ndarray]]:
@@ -82,17 +84,18 @@ def build_problem(day: DayData, building: Building, settings: ReplaySettings, ma
     if ev_agent is not None and "ev" in building.devices:
         flexible += _ev_windows(day, e["ev"], ev_agent, devices, baseline, device_of)
     pv = e["pv"] if "pv" in building.devices else np.zeros(n)
-    base = e["grid_import"] + pv - e.get("grid_export", np.zeros(n)) - flexible
+    grid_import = e["grid_import"] + sum((e[d] for d in building.separately_metered), np.zeros(n))
+    grid_export = e.get("grid_export", np.zeros(n))
+    base = grid_import + pv - grid_export - flexible
     if (base < -settings.base_load_tolerance_kwh).any():
-        t = int(np.argmin(base))
-        return f"metered devices exceed the house balance by {-base[t]:.2f} kWh in one hour"
+        return f"sub-meters exceed the house balance by more than {settings.base_load_tolerance_kwh:g} kWh in an hour"
     request = DayRequest(
         step_hours=1.0, import_price_eur_kwh=[0.0] * n, export_price_eur_kwh=[0.0] * n,
         pv_kw=pv.tolist(), base_load_kw=np.maximum(base, 0.0).tolist(),
         max_import_kw=building.grid.max_import_kw, max_export_kw=building.grid.max_export_kw,
         devices=devices, battery=battery,
     )
-    return DayProblem(day, request, np.maximum(base, 0.0), pv, baseline, device_of)
+    return DayProblem(day, request, np.maximum(base, 0.0), pv, baseline, device_of, grid_import, grid_export)
 
 
 def _ev_windows(day: DayData, ev_kwh: np.ndarray, agent, devices: list, baseline: dict, device_of: dict) -> np.ndarray:

@@ -7,6 +7,7 @@ outputs and MLflow runs. It knows no agent class by name.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import tempfile
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ems.config import group_option, instantiate
 from ems.data.errors import DataError
@@ -87,14 +88,14 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None) -> flo
     if tracker is not None and len(combos) > 1:
         parent = tracker.start(cfg.name, _params(cfg), _tags(cfg, period))
     columns = {}
-    for label, combo in combos.items():
+    for label, (combo, combo_cfg) in combos.items():
         outcome = replay(period.days, combo, parts["replay"], period.max_kw, cfg.theta)
         outcome.skipped.update(period.skipped)
         columns[label] = totals(outcome)
         run_dir = out / label if len(combos) > 1 else out
-        _write(run_dir, cfg, outcome, columns[label], f"{parts['building'].id} {label}")
+        _write(run_dir, combo_cfg, outcome, columns[label], f"{parts['building'].id} {label}")
         if tracker is not None:
-            run_id = tracker.start(label, _params(cfg, combo), _tags(cfg, period), parent)
+            run_id = tracker.start(label, _params(combo_cfg, combo), _tags(cfg, period), parent)
             tracker.log_daily(run_id, daily_frame(outcome), list(DAILY_METRICS))
             tracker.log_totals(run_id, columns[label])
             tracker.finish(run_id, run_dir)
@@ -107,16 +108,19 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None) -> flo
     return float(first.get("energy_cost_eur", float("nan")))
 
 
-def _combinations(cfg: DictConfig, parts: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """label -> parts; one entry unless ``compare`` lists modes and batteries."""
+def _combinations(cfg: DictConfig, parts: dict[str, Any]) -> dict[str, tuple[dict[str, Any], DictConfig]]:
+    """label -> (parts, config); one entry unless ``compare`` lists modes and batteries."""
     spec = cfg.get("compare")
     if not spec:
-        return {parts["mode"].name: parts}
+        return {parts["mode"].name: (parts, cfg)}
     combos = {}
     for battery in spec.battery:
         for mode in spec.modes:
-            node = OmegaConf.merge(cfg, {"mode": group_option("mode", mode), "battery": group_option("battery", battery)})
-            combos[f"{mode}/{battery}"] = {**parts, "mode": instantiate(node.mode), "battery": instantiate(node.battery)}
+            node = copy.deepcopy(cfg)
+            with open_dict(node):
+                node.mode, node.battery = group_option("mode", mode), group_option("battery", battery)
+            combos[f"{mode}/{battery}"] = (
+                {**parts, "mode": instantiate(node.mode), "battery": instantiate(node.battery)}, node)
     return combos
 
 
@@ -157,6 +161,7 @@ def _params(cfg: DictConfig, combo: dict[str, Any] | None = None) -> dict[str, s
     if combo is not None:
         params["mode.name"] = combo["mode"].name
         params["battery.enabled"] = str(combo["battery"] is not None)
+        params["ev.enabled"] = str(combo["ev"] is not None)
     return params
 
 

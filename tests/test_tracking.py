@@ -1,0 +1,41 @@
+"""Pipeline A (experiment=compare) end to end, and what lands in MLflow."""
+
+from __future__ import annotations
+
+import re
+
+import mlflow
+import polars as pl
+
+from conftest import run_cli
+
+
+def test_compare_runs_every_mode_with_and_without_battery_under_one_parent(shipped_db, tmp_path):
+    result = run_cli("run.py", "experiment=compare", "period.start=2016-07-11", "period.n_days=2",
+                     f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}", check=True)
+    labels = [f"{m}/{b}" for b in ("none", "home")
+              for m in ("baseline", "rule_based", "decentralized", "centralized", "phases")]
+    header = next(line for line in result.stdout.splitlines() if "baseline/none" in line)
+    assert header.split() == labels
+    costs = next(line for line in result.stdout.splitlines() if line.startswith("energy cost EUR")).split()[3:]
+    baseline_row = next(line for line in result.stdout.splitlines() if line.startswith("baseline cost EUR"))
+    assert len(set(baseline_row.split()[3:])) == 1  # every mode is compared with the same baseline
+    assert float(costs[labels.index("centralized/home")]) <= float(costs[labels.index("rule_based/home")])
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("compare")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(parents) == 1 and sorted(r.info.run_name for r in children) == sorted(labels)
+    child = next(r for r in children if r.info.run_name == "phases/home")
+    assert re.fullmatch(r"[0-9a-f]{40}|unknown", child.data.tags["git_commit"])
+    assert re.fullmatch(r"[0-9a-f]{16}", child.data.tags["data_hash"])
+    assert child.data.params["building.id"] == "residential4" and child.data.params["mode.w_prob"] == "0.01"
+    assert {"energy_cost_eur", "savings_eur", "pv_self_consumption_pct"} <= set(child.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+    assert {"config.yaml", "daily.csv", "schedules.parquet", "summary.json", "day_schedule.png", "daily_costs.png",
+            "cumulative_savings.png"} <= artifacts
+    steps = pl.read_parquet(client.download_artifacts(child.info.run_id, "schedules.parquet", str(tmp_path)))
+    assert steps.height == 48 and {"import_kw", "battery_soc_kwh", "heat_pump_kw"} <= set(steps.columns)
