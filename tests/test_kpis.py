@@ -48,3 +48,20 @@ def test_runs_are_stretches_above_the_threshold():
     energy = np.array([0.001, 0.9, 0.1, 0.7, 0.002, 0.0, 1.1, np.nan, 0.3])
     runs = detect_runs(energy, 0.05)
     assert [(s, p.tolist()) for s, p in runs] == [(1, [0.9, 0.1, 0.7]), (6, [1.1]), (8, [0.3])]
+
+
+def test_naive_forecast_averages_the_same_local_hour_across_dst():
+    from ems.experiment.forecast import NaiveForecast
+
+    forecast = NaiveForecast(days=2)
+    hours24 = np.arange(24)
+    assert forecast.predict(hours24, np.zeros(24), np.zeros(24)) is None
+    forecast.observe(hours24, np.full(24, 1.0), np.arange(24.0))
+    autumn = np.r_[0, 1, 2, 2, 3:24]  # the 25-hour day repeats 02:00
+    forecast.observe(autumn, np.full(25, 3.0), np.r_[np.arange(3.0), [10.0], np.arange(3.0, 24.0)])
+    base, pv = forecast.predict(np.r_[0, 1, 3:24], np.zeros(23), np.zeros(23))  # a 23-hour day (no 02:00)
+    assert base.tolist() == [2.0] * 23
+    assert pv[:3].tolist() == [0.0, 1.0, 3.0] and pv[-1] == 23.0
+    forecast.observe(hours24, np.full(24, 5.0), np.zeros(24))  # keeps only the last 2 days
+    base, pv = forecast.predict(hours24, np.zeros(24), np.zeros(24))
+    assert base[0] == 4.0 and pv[2] == pytest.approx((2.0 + 10.0) / 2 / 2)

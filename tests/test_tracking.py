@@ -39,3 +39,24 @@ def test_compare_runs_every_mode_with_and_without_battery_under_one_parent(shipp
             "cumulative_savings.png"} <= artifacts
     steps = pl.read_parquet(client.download_artifacts(child.info.run_id, "schedules.parquet", str(tmp_path)))
     assert steps.height == 48 and {"import_kw", "battery_soc_kwh", "heat_pump_kw"} <= set(steps.columns)
+
+
+def test_naive_forecast_costs_at_least_perfect_foresight(shipped_db, tmp_path):
+    """Settlement uses the actual base load and PV, so planning on a forecast can only cost more
+    than planning on the actual values (centralized, no battery: the MILP minimises exactly the settled cost)."""
+    from ems.config import load_config
+    from ems.experiment.runner import run_experiment
+
+    common = ["building=residential4", "mode=centralized", "period.start=2016-06-06", "period.n_days=4",
+              f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}", "tracking.enabled=false"]
+    run_experiment(load_config([*common, "forecast=perfect"]), tmp_path / "perfect")
+    run_experiment(load_config([*common, "forecast=naive"]), tmp_path / "naive")
+    perfect = pl.read_csv(tmp_path / "perfect" / "daily.csv")
+    naive = pl.read_csv(tmp_path / "naive" / "daily.csv")
+    # The naive forecast has no history on the first day: that day is skipped and counted, not guessed.
+    assert naive["local_date"].to_list() == perfect["local_date"].to_list()[1:]
+    skipped = __import__("json").loads((tmp_path / "naive" / "summary.json").read_text())["skipped"]
+    assert skipped == {"no history yet for the forecast": 1}
+    joined = perfect.join(naive, on="local_date", suffix="_naive")
+    assert (joined["energy_cost_eur_naive"] >= joined["energy_cost_eur"] - 1e-9).all()
+    assert joined["baseline_cost_eur"].to_list() == joined["baseline_cost_eur_naive"].to_list()
