@@ -25,7 +25,7 @@ from ems.data.calendar import with_local_date
 from ems.data.cleaning import CleaningConfig, clean_household
 from ems.data.errors import DataError
 from ems.data.layouts import HouseholdFile, SeriesFile, read_any
-from ems.data.store import create_schema
+from ems.data.store import create_schema, insert
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,7 @@ def _write_household(con: duckdb.DuckDBPyConnection, source: HouseholdFile, read
     con.execute("DELETE FROM readings WHERE building IN (SELECT unnest(?))", [buildings])
     con.execute("DELETE FROM devices WHERE building IN (SELECT unnest(?))", [buildings])
     con.execute("DELETE FROM buildings WHERE building IN (SELECT unnest(?))", [buildings])
-    new_readings = readings.drop("flex_model")
-    con.execute("INSERT INTO readings SELECT * FROM new_readings")
+    insert(con, "readings", readings.drop("flex_model"))
     new_devices = readings.group_by("building", "device", "flex_model").agg(
         first_utc=pl.col("utc_hour").min(),
         last_utc=pl.col("utc_hour").max(),
@@ -130,15 +129,12 @@ def _write_household(con: duckdb.DuckDBPyConnection, source: HouseholdFile, read
         valid_hours=pl.col("valid").sum(),
     )
     new_devices = new_devices.with_columns(unit=pl.lit("kWh"))
-    con.execute(
-        "INSERT INTO devices SELECT building, device, flex_model, unit, first_utc, last_utc, hours, valid_hours "
-        "FROM new_devices"
-    )
+    insert(con, "devices", new_devices, "building, device, flex_model, unit, first_utc, last_utc, hours, valid_hours")
     spans = new_devices.group_by("building").agg(first_utc=pl.col("first_utc").min(), last_utc=pl.col("last_utc").max())
     spans = spans.with_columns(
         opsd_prefix=pl.lit("DE_KN_") + pl.col("building"), layout=pl.lit(source.layout), source_sha256=pl.lit(source.sha256)
     )
-    con.execute("INSERT INTO buildings SELECT building, opsd_prefix, layout, source_sha256, first_utc, last_utc FROM spans")
+    insert(con, "buildings", spans, "building, opsd_prefix, layout, source_sha256, first_utc, last_utc")
     return buildings
 
 
@@ -148,8 +144,8 @@ def _write_prices(con: duckdb.DuckDBPyConnection, source: SeriesFile, data_cfg: 
     frame = with_local_date(source.frame, data_cfg.timezone).with_columns(
         zone=pl.when(pl.col("utc_hour") < split).then(pl.lit(zone.before)).otherwise(pl.lit(zone.after))
     )
-    con.execute("DELETE FROM prices WHERE utc_hour IN (SELECT utc_hour FROM frame)")
-    con.execute("INSERT INTO prices SELECT utc_hour, local_date, price_eur_mwh, zone FROM frame")
+    insert(con, "prices", frame, "utc_hour, local_date, price_eur_mwh, zone",
+           replace_where="utc_hour IN (SELECT utc_hour FROM new)")
     return frame.height
 
 
@@ -158,8 +154,8 @@ def _write_weather(con: duckdb.DuckDBPyConnection, source: SeriesFile, timezone:
     frame = with_local_date(frame, timezone).with_columns(
         region=pl.col("column").str.replace("_temperature$", "")
     ).filter(pl.col("temperature_c").is_not_null())
-    con.execute("DELETE FROM weather WHERE (utc_hour, region) IN (SELECT (utc_hour, region) FROM frame)")
-    con.execute("INSERT INTO weather SELECT utc_hour, local_date, region, temperature_c FROM frame")
+    insert(con, "weather", frame, "utc_hour, local_date, region, temperature_c",
+           replace_where="(utc_hour, region) IN (SELECT (utc_hour, region) FROM new)")
     return frame.height
 
 

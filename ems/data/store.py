@@ -60,7 +60,23 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     legend = pl.DataFrame(
         {"bit": [int(f) for f in MEANING], "name": [f.name for f in MEANING], "meaning": list(MEANING.values())}
     )
-    con.execute("INSERT INTO quality_flags SELECT bit, name, meaning FROM legend")
+    insert(con, "quality_flags", legend, "bit, name, meaning")
+
+
+def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, columns: str = "*",
+           replace_where: str | None = None) -> None:
+    """Insert a Polars frame (handed over as Arrow) into ``table``.
+
+    ``replace_where`` first deletes the rows it matches, with ``new`` naming
+    the incoming frame, e.g. ``"utc_hour IN (SELECT utc_hour FROM new)"``.
+    """
+    con.register("new", frame.to_arrow())
+    try:
+        if replace_where:
+            con.execute(f"DELETE FROM {table} WHERE {replace_where}")
+        con.execute(f"INSERT INTO {table} SELECT {columns} FROM new")
+    finally:
+        con.unregister("new")
 
 
 class Store:
