@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ems.experiment import kpis
-from ems.experiment.problem import detect_runs
+from ems.learning.runs import detect_runs
 
 
 def test_energy_cost_and_savings():

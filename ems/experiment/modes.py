@@ -102,7 +102,7 @@ class Centralized:
 class Phases:
     """The MILP with preferences: each job may only run in hours its device's PMF rates
     >= theta, and ``w_prob * (1 - P[start])`` (EUR per start; per kWh for partial usage)
-    steers placement. PMFs come from the configured prior."""
+    steers placement. PMFs come from the learner when one is configured, else from the prior."""
 
     w_prob: float = 0.01
     theta: float = 0.05
@@ -114,7 +114,8 @@ class Phases:
             raise ValueError(f"mode.w_prob={self.w_prob} must be >= 0 and mode.theta={self.theta} in [0, 1]")
 
     def plan(self, problem: DayProblem, request: DayRequest, context: dict[str, Any]) -> DayResult:
-        request = with_preferences(problem, request, context["prior"], self.theta, self.w_prob)
+        pmfs = context.get("learner") or context["prior"]
+        request = with_preferences(problem, request, pmfs, self.theta, self.w_prob)
         return GlobalOptimizer(context["solver"]).optimize(request)
 
 

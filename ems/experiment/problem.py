@@ -25,6 +25,7 @@ import numpy as np
 
 from ems.building import Building
 from ems.experiment.days import DayData
+from ems.learning.runs import detect_runs
 from ems.optim.request import BatterySpec, DayRequest, DiscretePhaseDevice, PartialUsageDevice
 
 
@@ -49,13 +50,6 @@ class DayProblem:
     device_of: dict[str, str]           # request device name -> building device
     metered_import_kwh: np.ndarray      # grid_import plus separately metered devices
     metered_export_kwh: np.ndarray
-
-
-def detect_runs(energy_kwh: np.ndarray, threshold_kwh: float) -> list[tuple[int, np.ndarray]]:
-    """(start step, hourly profile) of every stretch of steps with energy > threshold."""
-    active = np.nan_to_num(energy_kwh) > threshold_kwh
-    edges = np.flatnonzero(np.diff(np.r_[0, active.astype(int), 0]))
-    return [(int(a), energy_kwh[a:b].astype(float)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def build_problem(day: DayData, building: Building, settings: ReplaySettings, max_kw: dict[str, float],

@@ -67,6 +67,8 @@ def replay(days: list[DayData], parts: dict[str, Any], settings: ReplaySettings,
             soc = plan.battery.soc_kwh[-1]
         rows.append(_record(problem, request, plan, reference, parts, theta, str(day.day) in infeasible))
         steps.append(_steps(problem, request, plan))
+        if parts.get("learner") is not None:
+            parts["learner"].after_day(day.day)
     daily = pl.DataFrame(rows) if rows else pl.DataFrame()
     return ReplayOutcome(mode.name, daily, pl.concat(steps, how="diagonal") if steps else pl.DataFrame(), skipped, infeasible)
 
@@ -91,7 +93,7 @@ def _record(problem: DayProblem, request, plan: DayResult, reference: DayResult,
     battery = parts["battery"]
     charge = plan.battery.charge_kw if plan.battery is not None else [0.0]
     discharge = plan.battery.discharge_kw if plan.battery is not None else [0.0]
-    probs = _start_probabilities(problem, plan, parts["prior"])
+    probs = _start_probabilities(problem, plan, parts.get("learner") or parts["prior"])
     return {
         "local_date": problem.day.day, "hours": problem.day.n_steps, "infeasible": infeasible,
         "energy_cost_eur": cost,
@@ -112,7 +114,7 @@ def _record(problem: DayProblem, request, plan: DayResult, reference: DayResult,
 
 
 def _start_probabilities(problem: DayProblem, plan: DayResult, prior) -> list[float]:
-    """The prior's probability of each scheduled start's local hour."""
+    """The probability the PMFs in use (the learner's, else the prior's) give each scheduled start's local hour."""
     hours = problem.day.hours["local_hour"].to_numpy()
     out = []
     for d in problem.request.devices:

@@ -29,7 +29,7 @@ from ems.experiment.summary import daily_frame, table, totals
 log = logging.getLogger(__name__)
 
 #: Config groups whose node is instantiated for an experiment.
-COMPONENTS = ("building", "mode", "tariff", "battery", "ev", "prior", "solver", "forecast", "replay")
+COMPONENTS = ("building", "mode", "tariff", "battery", "ev", "prior", "solver", "forecast", "replay", "learner")
 #: Per-day columns logged to MLflow as step metrics.
 DAILY_METRICS = ("energy_cost_eur", "baseline_cost_eur", "savings_eur", "peak_import_kw", "kwh_shifted",
                  "battery_cycles", "solve_seconds")
@@ -81,6 +81,9 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None) -> flo
     """
     parts: dict[str, Any] = {name: instantiate(cfg.get(name)) for name in COMPONENTS}
     period = load_period(cfg, parts["building"])
+    if parts["learner"] is not None and period.days:
+        with Store(cfg.data.db, cfg.data.timezone) as store:
+            parts["learner"].prepare(store, parts["building"], period.days[0].day, period.days[-1].day)
     out = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="ems-run-"))
     tracker = _tracker(cfg)
     combos = _combinations(cfg, parts)
@@ -89,11 +92,15 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None) -> flo
         parent = tracker.start(cfg.name, _params(cfg), _tags(cfg, period))
     columns = {}
     for label, (combo, combo_cfg) in combos.items():
+        combo = {**combo, "learner": copy.deepcopy(parts["learner"])}  # each run learns from the same start
         outcome = replay(period.days, combo, parts["replay"], period.max_kw, cfg.theta)
         outcome.skipped.update(period.skipped)
         columns[label] = totals(outcome)
         run_dir = out / label if len(combos) > 1 else out
         _write(run_dir, combo_cfg, outcome, columns[label], f"{parts['building'].id} {label}")
+        if combo["learner"] is not None:
+            combo["learner"].finish(run_dir)
+            columns[label].update(combo["learner"].metrics())
         if tracker is not None:
             run_id = tracker.start(label, _params(combo_cfg, combo), _tags(cfg, period), parent)
             tracker.log_daily(run_id, daily_frame(outcome), list(DAILY_METRICS))

@@ -26,6 +26,7 @@ ROWS = [
     ("kwh_shifted", "energy shifted", "kWh", "{:.1f}"),
     ("battery_cycles", "battery full cycles", "", "{:.1f}"),
     ("preference_satisfaction_pct", "preference satisfaction", "%", "{:.1f}"),
+    ("learning_score", "learning score (nats/event)", "", "{:.3f}"),
     ("build_seconds", "model build time", "s", "{:.2f}"),
     ("solve_seconds", "solve time", "s", "{:.2f}"),
 ]

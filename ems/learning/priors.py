@@ -60,3 +60,39 @@ class HouseholdPrior:
 def _check_day_type(day_type: str) -> None:
     if day_type not in DAY_TYPES:
         raise ValueError(f"day type {day_type!r} is not one of {', '.join(DAY_TYPES)}")
+
+
+@dataclass
+class LearnedPrior:
+    """Smoothed start-hour histogram of each device over the ``days`` local days before ``before``
+    (the experiment's first day), read from the store; ``smoothing`` pseudo-counts per hour."""
+
+    db: str
+    building: object
+    before: object
+    days: int = 60
+    smoothing: float = 1.0
+    timezone: str = "Europe/Berlin"
+    runs: object = None
+
+    def __post_init__(self) -> None:
+        from datetime import timedelta
+
+        from ems.data.calendar import parse_day
+        from ems.data.store import Store
+        from ems.learning.runs import RunSettings
+        from ems.learning.usage import load_usage
+
+        if self.before is None:
+            raise ValueError("prior=learned needs period.start: its histogram is learned from the days before it")
+        first_day = parse_day(self.before, "period.start")
+        with Store(self.db, self.timezone) as store:
+            usage = load_usage(store, self.building, first_day - timedelta(days=self.days),
+                               first_day - timedelta(days=1), self.runs or RunSettings())
+        self._events = usage.events
+
+    def pmf(self, device: str, day_type: str) -> np.ndarray:
+        from ems.learning.usage import start_histogram
+
+        _check_day_type(day_type)
+        return start_histogram(self._events, device, day_type, self.smoothing)
