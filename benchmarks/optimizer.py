@@ -4,8 +4,9 @@
 
 The day is real: residential4's metered PV, base load (grid import + PV -
 export - metered flexible devices), heat pump and EV energy of that local day
-and the day-ahead prices, with the dishwasher and washing machine cycles, a
-10 kWh battery and the EV's overnight window. Prints median milliseconds.
+and the day-ahead prices, with the dishwasher's and washing machine's typical
+cycles derived from their real runs (ems.learning.cycles), a 10 kWh battery
+and the EV's overnight window. Prints median milliseconds.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import time
 from datetime import date
 
 import numpy as np
+import polars as pl
 
 from ems.config import instantiate, load_config
 from ems.data.store import Store
 from ems.experiment.days import load_days
 from ems.experiment.runner import ensure_database
+from ems.learning.cycles import typical_cycles
+from ems.learning.usage import load_usage
 from ems.optim.milp import build_model
 from ems.optim.optimize import extract
 from ems.optim.request import (BatterySpec, DayRequest, DiscretePhaseDevice, EVSpec, PartialUsageDevice,
@@ -34,8 +38,11 @@ FLEX = ("dishwasher", "washing_machine", "heat_pump", "ev")
 def real_day(day: date, substeps: int) -> DayRequest:
     cfg = load_config(["building=residential4", "tariff=dynamic"])
     building, tariff = instantiate(cfg.building), instantiate(cfg.tariff)
+    runs = instantiate(load_config(["learner=adaptive"]).learner.runs)
     with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
         (d,), _ = load_days(store, building, [day])
+        usage = load_usage(store, building, date(2015, 1, 1), date(2019, 1, 1), runs)
+    cycles = typical_cycles(usage.events.filter(pl.col("device").is_in(building.devices_of("discrete_phase"))))
     e = {k: np.nan_to_num(v) for k, v in d.energy_kwh.items()}
     base = e["grid_import"] + e["pv"] - e["grid_export"] - sum(e[k] for k in FLEX)
     rep = lambda a: np.repeat(np.asarray(a, dtype=float), substeps).tolist()  # noqa: E731
@@ -45,8 +52,8 @@ def real_day(day: date, substeps: int) -> DayRequest:
         export_price_eur_kwh=rep(tariff.export_price(d.hours)), pv_kw=rep(e["pv"]), base_load_kw=rep(np.maximum(base, 0)),
         max_import_kw=building.grid.max_import_kw, max_export_kw=building.grid.max_export_kw,
         devices=[
-            DiscretePhaseDevice("dishwasher", rep([2.0, 0.1, 0.8])),
-            DiscretePhaseDevice("washing_machine", rep([0.3, 2.0, 0.5, 0.3])),
+            DiscretePhaseDevice("dishwasher", rep(cycles["dishwasher"].phases_kw)),
+            DiscretePhaseDevice("washing_machine", rep(cycles["washing_machine"].phases_kw)),
             PartialUsageDevice("heat_pump", float(e["heat_pump"].sum()), 3.0),
         ],
         battery=BatterySpec(10, 5, 5, 5, 5, 1, 10, 0.95, 0.95, 0.05),

@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     optimize.add_argument("--out", type=Path, help="write the result JSON here (default: stdout)")
     optimize.set_defaults(handler=_optimize)
 
+    cycles = commands.add_parser("cycles", help="typical cycles of the discrete-phase devices, from their real runs")
+    cycles.add_argument("buildings", nargs="*", help="building ids (default: every building in the database)")
+    cycles.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    cycles.set_defaults(handler=_cycles)
+
     info = data_cmds.add_parser("info", help="buildings, devices and row counts of the database")
     info.add_argument("--db", type=Path)
     info.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -95,6 +100,29 @@ def _optimize(args: argparse.Namespace) -> int:
     for line in result.diagnosis:
         print(f"{result.status}: {line}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def _cycles(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from ems.config import instantiate
+    from ems.data.store import Store
+    from ems.experiment.runner import ensure_database
+    from ems.learning.cycles import typical_cycles
+    from ems.learning.usage import load_usage
+
+    cfg = load_config(args.overrides)
+    runs = instantiate(load_config(["learner=adaptive", *args.overrides]).learner.runs)
+    with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
+        for building_id in args.buildings or store.buildings():
+            building = instantiate(load_config([f"building={building_id}", *args.overrides]).building)
+            store.require_building(building.id, building.source_hint)
+            usage = load_usage(store, building, date(1900, 1, 1), date(2100, 1, 1), runs)
+            discrete = usage.events.filter(usage.events["device"].is_in(building.devices_of("discrete_phase")))
+            for cycle in typical_cycles(discrete).values():
+                print(f"{building.id:<13} {cycle.device:<16} {len(cycle.phases_kw)} h  phases_kw={cycle.phases_kw}  "
+                      f"({cycle.runs} of {cycle.all_runs} runs)")
+    return 0
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -12,7 +12,8 @@ from ems.learning.priors import DAY_TYPES
 from ems.optim.solver import SolverSettings
 from ems.tariff import Tariff
 
-GROUPS = ["building", "mode", "battery", "ev", "prior", "solver", "tariff", "experiment", "paths", "data"]
+GROUPS = ["building", "mode", "battery", "ev", "prior", "solver", "tariff", "experiment", "paths", "data", "forecast",
+          "replay", "learner"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((config_dir() / g).glob("*.yaml"))]
 
 
@@ -23,8 +24,9 @@ def test_every_group_has_options():
 
 
 @pytest.mark.parametrize("group, option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
-def test_option_composes_and_instantiates(group, option):
-    cfg = load_config([f"{group}={option}"])
+def test_option_composes_and_instantiates(group, option, shipped_db, tmp_path):
+    # prior=learned reads the store: point it at the session's real database.
+    cfg = load_config([f"{group}={option}", f"paths.db={shipped_db}", f"paths.output_dir={tmp_path}"])
     node = cfg.get(group) if group != "experiment" else None
     obj = instantiate(node) if node is not None and "_target_" in node else None
     if group == "building":
@@ -47,6 +49,10 @@ def test_option_composes_and_instantiates(group, option):
         assert obj.name == option and callable(obj.plan)
     elif group == "experiment":
         assert cfg.name == option
+    elif group == "forecast":
+        assert obj.name == option
+    elif group == "learner":
+        assert (obj is None) == (option == "none") and (obj is None or callable(obj.after_day))
 
 
 def test_building_config_matches_the_shipped_meters(shipped_db):

@@ -14,7 +14,7 @@ from ems.experiment.runner import run_experiment
 
 MODES = ["baseline", "rule_based", "decentralized", "centralized", "phases"]
 COMBOS = [(m, b, e, s, p) for m, b, e, s in itertools.product(MODES, ["none", "home"], ["none", "home"], ["highs", "cbc"])
-          for p in (["uniform", "household"] if m == "phases" else ["household"])]
+          for p in (["uniform", "household", "learned"] if m == "phases" else ["household"])]
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
         mask = a > 0
         return float(np.sum(a[mask] * np.log(a[mask] / m[mask])))
 
-    return 0.5 * kl(p) + 0.5 * kl(q)
+    return max(0.0, 0.5 * kl(p) + 0.5 * kl(q))  # rounding can give -0.0
 
 
 def entropy(p: np.ndarray) -> float:

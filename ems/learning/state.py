@@ -61,7 +61,8 @@ def load(agent: ProbabilityModelAgent, path: Path) -> bool:
     for row in state.iter_rows(named=True):
         key = (row["device"], row["day_type"])
         agent.pmfs[key] = np.asarray(row["pmf"], float)
-        agent.counts[key], agent.js_recent[key] = row["n"], row["js_recent"]
+        if row["n"]:  # a PMF that was only read (never updated) has no count yet
+            agent.counts[key], agent.js_recent[key] = row["n"], row["js_recent"]
     agent.history = [Update(**row) for row in updates.iter_rows(named=True)]
     agent.learned = {(u.device, u.day) for u in agent.history}
     return True
