@@ -134,7 +134,9 @@ def test_pipeline_b_runs_end_to_end_and_resumes(shipped_db, tmp_path):
     assert "learning score (nats/event)" in first.stdout
     run_dir = sorted((tmp_path / "runs" / "learning").iterdir())[-1]
     totals = json.loads((run_dir / "summary.json").read_text())["totals"]
-    assert totals["days"] == 5
+    assert totals["days"] == 5 and totals["learning_score"] == pytest.approx(float(
+        next(line for line in first.stdout.splitlines() if line.startswith("learning score")).split()[-1]), abs=5e-4)
+    assert {"dishwasher/nll_learned", "dishwasher/nll_uniform", "dishwasher/top3_static"} <= set(totals)
     assert {"learning_curves.png", "pmf_heatmap_dishwasher.png", "pmf_updates.parquet"} <= {p.name for p in run_dir.iterdir()}
     updates = pl.read_parquet(run_dir / "pmf_updates.parquet")
     assert set(updates.columns) >= {"device", "day_type", "day", "before", "after", "delta", "js_step", "js_prior",

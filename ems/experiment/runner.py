@@ -97,10 +97,11 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None) -> flo
         outcome.skipped.update(period.skipped)
         columns[label] = totals(outcome)
         run_dir = out / label if len(combos) > 1 else out
-        _write(run_dir, combo_cfg, outcome, columns[label], f"{parts['building'].id} {label}")
+        run_dir.mkdir(parents=True, exist_ok=True)
         if combo["learner"] is not None:
             combo["learner"].finish(run_dir)
             columns[label].update(combo["learner"].metrics())
+        _write(run_dir, combo_cfg, outcome, columns[label], f"{parts['building'].id} {label}")
         if tracker is not None:
             run_id = tracker.start(label, _params(combo_cfg, combo), _tags(cfg, period), parent)
             tracker.log_daily(run_id, daily_frame(outcome), list(DAILY_METRICS))
