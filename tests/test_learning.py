@@ -31,6 +31,15 @@ def test_divergence_and_entropy_by_hand():
     assert entropy(uniform) == pytest.approx(math.log(24))
 
 
+def test_top3_credit_is_fair_under_ties():
+    from ems.learning.evaluate import top_k_credit
+
+    assert top_k_credit(np.full(24, 1 / 24), 5, 3) == pytest.approx(3 / 24)
+    p = np.r_[[0.5, 0.2], np.full(22, 0.3 / 22)]
+    assert top_k_credit(p, 0, 3) == 1.0 and top_k_credit(p, 1, 3) == 1.0
+    assert top_k_credit(p, 7, 3) == pytest.approx(1 / 22)
+
+
 def test_update_rule_by_hand():
     s = LearningSettings()
     assert learning_rate(0, 0.0, s) == pytest.approx(1 / 20)            # boost 1: 1 / (0 + 20)
