@@ -48,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     optimize.add_argument("--out", type=Path, help="write the result JSON here (default: stdout)")
     optimize.set_defaults(handler=_optimize)
 
+    train = commands.add_parser("train", help="train, evaluate and register the usage models of a building")
+    train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. building=residential4")
+    train.set_defaults(handler=_train)
+
     cycles = commands.add_parser("cycles", help="typical cycles of the discrete-phase devices, from their real runs")
     cycles.add_argument("buildings", nargs="*", help="building ids (default: every building in the database)")
     cycles.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -100,6 +104,29 @@ def _optimize(args: argparse.Namespace) -> int:
     for line in result.diagnosis:
         print(f"{result.status}: {line}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ems.config import instantiate
+    from ems.data.store import Store
+    from ems.experiment.runner import ensure_database
+    from ems.learning.train import report_table, train_building
+
+    cfg = load_config(args.overrides)
+    runs = instantiate(load_config(["learner=adaptive", *args.overrides]).learner.runs)
+    building = instantiate(cfg.building)
+    Path(cfg.paths.output_dir).mkdir(parents=True, exist_ok=True)
+    with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
+        store.require_building(building.id, building.source_hint)
+        reports = train_building(store, building, instantiate(cfg.predictor), runs, cfg.tracking.uri,
+                                 cfg.models.experiment, cfg.models.alias)
+    print(report_table(building.id, reports))
+    for r in reports:
+        if not r.skipped:
+            moved = [k for k, v in r.champion.items() if v]
+            print(f"{r.device}: registered {building.id}_{r.device}_daily/_hourly; alias {cfg.models.alias} "
+                  f"{'moved for ' + ', '.join(moved) if moved else 'kept (not better than the current champion)'}")
+    return 0
 
 
 def _cycles(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from ems.learning.pmf import (LearningSettings, ProbabilityModelAgent, entropy, 
                               update_pmf)
 from ems.learning.priors import HouseholdPrior, LearnedPrior, UniformPrior
 from ems.learning.runs import RunSettings, events, thresholds
-from ems.learning.usage import load_usage, start_histogram
+from ems.learning.usage import start_histogram
 
 from conftest import run_cli
 

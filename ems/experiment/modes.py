@@ -123,6 +123,13 @@ def day_type(problem: DayProblem) -> str:
     return DAY_TYPES[1] if problem.day.day.isoweekday() >= 6 else DAY_TYPES[0]
 
 
+def day_pmf(source, device: str, problem: DayProblem) -> np.ndarray:
+    """The 24-hour PMF ``source`` gives ``device`` for the problem's day (day-specific when it can)."""
+    if hasattr(source, "pmf_for_day"):
+        return np.asarray(source.pmf_for_day(device, problem.day.day))
+    return np.asarray(source.pmf(device, day_type(problem)))
+
+
 def with_preferences(problem: DayProblem, request: DayRequest, prior, theta: float, w_prob: float) -> DayRequest:
     """A copy of ``request`` whose jobs carry their device's PMF (per step, by local hour).
 
@@ -133,7 +140,7 @@ def with_preferences(problem: DayProblem, request: DayRequest, prior, theta: flo
     request = copy.deepcopy(request)
     request.theta = theta
     for d in request.devices:
-        pmf = prior.pmf(problem.device_of[d.name], day_type(problem))
+        pmf = day_pmf(prior, problem.device_of[d.name], problem)
         if pmf.max() < theta:
             continue
         d.pmf = pmf[hours].tolist()

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ems.experiment import kpis
 from ems.experiment.days import DayData
-from ems.experiment.modes import Baseline, day_type
+from ems.experiment.modes import Baseline, day_pmf
 from ems.experiment.problem import DayProblem, ReplaySettings, build_problem
 from ems.experiment.settlement import settle
 from ems.optim.request import DiscretePhaseDevice
@@ -119,7 +119,7 @@ def _start_probabilities(problem: DayProblem, plan: DayResult, prior) -> list[fl
     out = []
     for d in problem.request.devices:
         if isinstance(d, DiscretePhaseDevice):
-            pmf = prior.pmf(problem.device_of[d.name], day_type(problem))
+            pmf = day_pmf(prior, problem.device_of[d.name], problem)
             out += [float(pmf[hours[k]]) for k in plan.devices[d.name].starts or []]
     return out
 

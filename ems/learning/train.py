@@ -1,0 +1,147 @@
+"""``python -m ems train``: fit, evaluate, log and register the usage models of one building."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.calibration import calibration_curve  # noqa: E402
+
+from ems.data.store import Store  # noqa: E402
+from ems.learning import registry  # noqa: E402
+from ems.learning.features import DAILY, HOURLY, daily_frame, hourly_frame, weather_frame  # noqa: E402
+from ems.learning.predictor import (PredictorSettings, dow_baseline, hour_baseline, metrics, model_input,  # noqa: E402
+                                    predict_daily, predict_hourly, split_by_time, train_daily, train_hourly)
+from ems.learning.usage import FLEX_MODELS, load_usage  # noqa: E402
+
+log = logging.getLogger(__name__)
+FAR_PAST, FAR_FUTURE = date(1990, 1, 1), date(2100, 1, 1)
+
+
+@dataclass
+class DeviceReport:
+    """What training one device produced (or why it was skipped)."""
+
+    device: str
+    skipped: str | None = None
+    daily: dict[str, float] = field(default_factory=dict)
+    daily_baseline: dict[str, float] = field(default_factory=dict)
+    hourly: dict[str, float] = field(default_factory=dict)
+    hourly_baseline: dict[str, float] = field(default_factory=dict)
+    train_days: tuple[date, date] | None = None
+    test_days: tuple[date, date] | None = None
+    champion: dict[str, bool] = field(default_factory=dict)
+
+
+def train_building(store: Store, building, settings: PredictorSettings, runs, tracking_uri: str, experiment: str,
+                   alias: str) -> list[DeviceReport]:
+    """Train every flexible device of ``building`` with enough usage; skip (and report) the rest."""
+    usage = load_usage(store, building, FAR_PAST, FAR_FUTURE, runs)
+    days = [d for ds in usage.learnable_days.values() for d in ds]
+    if not days:
+        return []
+    weather = weather_frame(store, min(days), max(days))
+    client = registry.mlflow.MlflowClient(tracking_uri)
+    registry.mlflow.set_tracking_uri(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    reports = []
+    for device in [d for d, f in building.devices.items() if f in FLEX_MODELS]:
+        frame = daily_frame(usage, device, weather, min(days), max(days)) if usage.learnable_days.get(device) else None
+        report = _train_device(building.id, device, frame, usage, weather, settings, client, experiment_id, alias)
+        reports.append(report)
+    return reports
+
+
+def _train_device(building: str, device: str, frame, usage, weather, s: PredictorSettings, client, experiment_id,
+                  alias: str) -> DeviceReport:
+    report = DeviceReport(device)
+    split = split_by_time(frame, s) if frame is not None else None
+    used = int(split.train["used"].sum()) if split is not None else 0
+    if split is None or used < s.min_used_days:
+        report.skipped = f"{used} used days in the training days (predictor.min_used_days={s.min_used_days})"
+        return report
+    if split.test["used"].sum() == 0 or split.test["used"].min() == 1:
+        report.skipped = (f"the test days {split.test['local_date'].min()}..{split.test['local_date'].max()} are "
+                          "all unused or all used: no metric could be computed")
+        return report
+    report.train_days = (split.train["local_date"].min(), split.train["local_date"].max())
+    report.test_days = (split.test["local_date"].min(), split.test["local_date"].max())
+    daily = train_daily(split, s)
+    y = split.test["used"].to_numpy()
+    report.daily = metrics(y, predict_daily(daily, split.test))
+    report.daily_baseline = metrics(y, dow_baseline(split.train, split.test))
+    hourly_split = type(split)(*(hourly_frame(part, usage, device, weather) for part in (split.train, split.val, split.test)))
+    hourly = train_hourly(hourly_split, s)
+    yh = hourly_split.test["used"].to_numpy()
+    report.hourly = metrics(yh, predict_hourly(hourly, hourly_split.test))
+    report.hourly_baseline = metrics(yh, hour_baseline(hourly_split.train, hourly_split.test))
+    run = client.create_run(experiment_id, run_name=f"{building}_{device}", tags={"building": building, "device": device})
+    run_id = run.info.run_id
+    params = {**{f"lgbm.{k}": v for k, v in s.lgbm.items()}, **{f"catboost.{k}": v for k, v in s.catboost.items()},
+              "train_first": report.train_days[0], "train_last": report.train_days[1],
+              "test_first": report.test_days[0], "test_last": report.test_days[1],
+              "daily_rows": frame.height, "hourly_rows": sum(p.height for p in (hourly_split.train, hourly_split.val,
+                                                                                hourly_split.test))}
+    for key, value in params.items():
+        client.log_param(run_id, key, str(value))
+    for prefix, values in (("daily_test", report.daily), ("daily_baseline", report.daily_baseline),
+                           ("hourly_test", report.hourly), ("hourly_baseline", report.hourly_baseline)):
+        for key, value in values.items():
+            if not np.isnan(value):
+                client.log_metric(run_id, f"{prefix}_{key}", value)
+    with tempfile.TemporaryDirectory() as tmp:
+        _plots(Path(tmp), device, daily, hourly, split, y)
+        client.log_artifacts(run_id, tmp)
+    for kind, model, example, score in (
+            ("daily", daily, model_input(split.train, "daily"), report.daily["roc_auc"]),
+            ("hourly", hourly, model_input(hourly_split.train, "hourly"), report.hourly["roc_auc"])):
+        name = registry.model_name(building, device, kind)
+        _, report.champion[kind] = registry.log_and_register(client, run_id, name, kind, model, example, score, alias)
+    client.set_terminated(run_id)
+    return report
+
+
+def _plots(out: Path, device: str, daily, hourly, split, y: np.ndarray) -> None:
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    a.barh(DAILY, daily.feature_importances_)
+    a.set_title(f"{device}: LightGBM daily, split importance")
+    b.barh(HOURLY, hourly.get_feature_importance())
+    b.set_title(f"{device}: CatBoost hourly, importance")
+    fig.tight_layout()
+    fig.savefig(out / "feature_importance.png", dpi=110)
+    plt.close(fig)
+    p = predict_daily(daily, split.test)
+    frac, mean = calibration_curve(y, p, n_bins=8, strategy="quantile")
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", ls="--")
+    ax.plot(mean, frac, marker="o")
+    ax.set_xlabel("predicted P(used)")
+    ax.set_ylabel("observed share used")
+    ax.set_title(f"{device}: daily model calibration (test days)")
+    fig.tight_layout()
+    fig.savefig(out / "calibration_daily.png", dpi=110)
+    plt.close(fig)
+
+
+def report_table(building: str, reports: list[DeviceReport]) -> str:
+    """Per-device test metrics against the frequency baselines."""
+    lines = [f"{building}: usage models (test days after all training days)",
+             f"{'device':<17}{'model':<8}{'ROC AUC':>14}{'PR AUC':>14}{'F1':>14}{'Brier':>14}{'log loss':>14}"]
+    for r in reports:
+        if r.skipped:
+            lines.append(f"{r.device:<17}skipped: {r.skipped}")
+            continue
+        for kind, model, base in (("daily", r.daily, r.daily_baseline), ("hourly", r.hourly, r.hourly_baseline)):
+            cells = "".join(f"{model[k]:>7.3f}/{base[k]:<6.3f}" for k in ("roc_auc", "pr_auc", "f1", "brier", "log_loss"))
+            lines.append(f"{r.device:<17}{kind:<8}{cells}")
+    lines.append("(model/baseline; baselines: day-of-week frequency, hour x day-type frequency)")
+    return "\n".join(lines)
