@@ -52,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. building=residential4")
     train.set_defaults(handler=_train)
 
+    report = commands.add_parser("report", help="compare the runs of an MLflow experiment (table and plots)")
+    report.add_argument("experiment", nargs="?", help="MLflow experiment name (default: the config's name)")
+    report.add_argument("--objective", default=None, help="KPI to rank by (default: the config's objective)")
+    report.add_argument("--maximize", action="store_true", help="rank the highest objective first")
+    report.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    report.set_defaults(handler=_report)
+
     cycles = commands.add_parser("cycles", help="typical cycles of the discrete-phase devices, from their real runs")
     cycles.add_argument("buildings", nargs="*", help="building ids (default: every building in the database)")
     cycles.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -126,6 +133,22 @@ def _train(args: argparse.Namespace) -> int:
             moved = [k for k, v in r.champion.items() if v]
             print(f"{r.device}: registered {building.id}_{r.device}_daily/_hourly; alias {cfg.models.alias} "
                   f"{'moved for ' + ', '.join(moved) if moved else 'kept (not better than the current champion)'}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ems.experiment.report import load_runs, run_objective, write_report
+
+    cfg = load_config(args.overrides)
+    experiment = args.experiment or cfg.name
+    runs = load_runs(cfg.tracking.uri, experiment)
+    objective = args.objective or run_objective(runs)
+    maximize = args.maximize or objective in ("learning_score", "savings_eur", "savings_pct",
+                                              "preference_satisfaction_pct")
+    out = Path(cfg.paths.output_dir) / "reports" / experiment
+    for path in write_report(runs, experiment, objective, maximize, out):
+        print(path)
+    print((out / "runs.md").read_text())
     return 0
 
 

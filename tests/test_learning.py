@@ -136,8 +136,9 @@ def test_after_60_days_the_learned_pmf_beats_uniform_on_held_out_days(shipped_db
 
 
 def test_pipeline_b_runs_end_to_end_and_resumes(shipped_db, tmp_path):
+    state_file = tmp_path / "learning" / "residential4.duckdb"
     common = ["run.py", "experiment=learning", "learner.train_days=20", "period.n_days=5",
-              f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}"]
+              f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}", f"learner.state_path={state_file}"]
     first = run_cli(*common, check=True)
     assert "dishwasher: 25 updates, final JS(prior)=" in first.stdout
     assert "learning score (nats/event)" in first.stdout
@@ -150,7 +151,6 @@ def test_pipeline_b_runs_end_to_end_and_resumes(shipped_db, tmp_path):
     updates = pl.read_parquet(run_dir / "pmf_updates.parquet")
     assert set(updates.columns) >= {"device", "day_type", "day", "before", "after", "delta", "js_step", "js_prior",
                                     "entropy", "top_shift", "at_utc"}
-    state_file = tmp_path / "learning" / "learning_residential4.duckdb"
     assert state_file.is_file()
     again = run_cli(*common, "learner.resume=true", check=True)  # every day already learned: nothing new
     assert "dishwasher: 25 updates" in again.stdout

@@ -72,12 +72,16 @@ def load_period(cfg: DictConfig, building) -> Period:
     return Period(valid, counts, dict(zip(peaks["device"], peaks["kw"])), sources["sha256"].to_list())
 
 
-def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None) -> float:
-    """Run the configured experiment; print and record its KPIs; return the energy cost (EUR).
+def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None,
+                   parent_run_id: str | None = None, job_label: str | None = None) -> float | list[float]:
+    """Run the configured experiment; print and record its KPIs; return its objective.
 
+    ``objective`` names the KPI a sweeper optimises (default the energy cost in
+    EUR); a list of names returns one value each (multi-objective sweeps).
     With ``compare`` set (``experiment=compare``) every listed mode x battery
     combination runs on the same days under one parent MLflow run, and the
-    first combination's cost is returned.
+    first combination's objective is returned. ``parent_run_id`` nests the
+    run(s) under a sweep's MLflow run; ``job_label`` prefixes their names.
     """
     parts: dict[str, Any] = {name: instantiate(cfg.get(name)) for name in COMPONENTS}
     period = load_period(cfg, parts["building"])
@@ -87,9 +91,9 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None) -> flo
     out = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="ems-run-"))
     tracker = _tracker(cfg)
     combos = _combinations(cfg, parts)
-    parent = None
+    parent = parent_run_id
     if tracker is not None and len(combos) > 1:
-        parent = tracker.start(cfg.name, _params(cfg), _tags(cfg, period))
+        parent = tracker.start(cfg.name, _params(cfg), _tags(cfg, period), parent_run_id)
     columns = {}
     for label, (combo, combo_cfg) in combos.items():
         combo = {**combo, "learner": copy.deepcopy(parts["learner"])}  # each run learns from the same start
@@ -103,17 +107,24 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None) -> flo
             columns[label].update(combo["learner"].metrics())
         _write(run_dir, combo_cfg, outcome, columns[label], f"{parts['building'].id} {label}")
         if tracker is not None:
-            run_id = tracker.start(label, _params(combo_cfg, combo), _tags(cfg, period), parent)
+            name = f"{job_label} {label}" if job_label else label
+            run_id = tracker.start(name[:250], _params(combo_cfg, combo), _tags(cfg, period), parent)
             tracker.log_daily(run_id, daily_frame(outcome), list(DAILY_METRICS))
             tracker.log_totals(run_id, columns[label])
             tracker.finish(run_id, run_dir)
-    if parent is not None:
+    if parent is not None and parent != parent_run_id:
         tracker.log_totals(parent, {f"{k}/{label}": v for label, c in columns.items() for k, v in c.items()})
         tracker.finish(parent)
     print(table(columns, f"{parts['building'].id} | {_period_text(period)} | {type(parts['tariff']).__name__} | "
                          f"forecast {parts['forecast'].name}"))
-    first = next(iter(columns.values()))
-    return float(first.get("energy_cost_eur", float("nan")))
+    return objective(cfg.objective, next(iter(columns.values())))
+
+
+def objective(names: Any, result: dict[str, float]) -> float | list[float]:
+    """The KPI(s) named by ``objective`` (a name or a list of names); NaN for one that is undefined."""
+    if isinstance(names, str):
+        return float(result.get(names, float("nan")))
+    return [float(result.get(name, float("nan"))) for name in names]
 
 
 def _combinations(cfg: DictConfig, parts: dict[str, Any]) -> dict[str, tuple[dict[str, Any], DictConfig]]:

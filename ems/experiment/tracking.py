@@ -17,12 +17,18 @@ from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+import logging  # noqa: E402
+
 import mlflow  # noqa: E402
 import polars as pl  # noqa: E402
 from mlflow.entities import Metric, Param  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from ems.config import project_root  # noqa: E402
+
+# The schema migrations' INFO lines would precede every run's output (and one-line errors).
+for _name in ("mlflow.store.db.utils", "alembic"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 BATCH = 100  # MLflow's limit of params per log_batch call
 METRIC_BATCH = 1000

@@ -82,8 +82,7 @@ class DailyLearner:
         """Persist the state, write the update archive and the learning plots; print the convergence lines."""
         from ems.learning import plots
 
-        if self.state_path is not None:
-            state.save(self.agent, self.state_path)
+        state.save(self.agent, self.state_path or out_dir / "learner_state.duckdb")
         updates = state.updates_frame(self.agent)
         files = []
         if not updates.is_empty():
