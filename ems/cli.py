@@ -52,6 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. building=residential4")
     train.set_defaults(handler=_train)
 
+    serve = commands.add_parser("serve", help="run the REST service (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    serve.set_defaults(handler=_serve)
+
+    package = commands.add_parser("package", help="log a building's optimiser as an MLflow pyfunc model")
+    package.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. building=residential3")
+    package.set_defaults(handler=_package)
+
     report = commands.add_parser("report", help="compare the runs of an MLflow experiment (table and plots)")
     report.add_argument("experiment", nargs="?", help="MLflow experiment name (default: the config's name)")
     report.add_argument("--objective", default=None, help="KPI to rank by (default: the config's objective)")
@@ -133,6 +143,36 @@ def _train(args: argparse.Namespace) -> int:
             moved = [k for k, v in r.champion.items() if v]
             print(f"{r.device}: registered {building.id}_{r.device}_daily/_hourly; alias {cfg.models.alias} "
                   f"{'moved for ' + ', '.join(moved) if moved else 'kept (not better than the current champion)'}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ems.experiment.runner import ensure_database
+    from ems.service.app import create_app
+
+    cfg = load_config(args.overrides)
+    ensure_database(cfg.data)
+    uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _package(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ems.experiment.runner import ensure_database
+    from ems.service.pyfunc import package
+    from ems.service.state import Services
+
+    cfg = load_config(args.overrides)
+    ensure_database(cfg.data)
+    services = Services(cfg)
+    service = services.get(cfg.building.id)
+    example = pd.DataFrame([{"building_id": f"DE_KN_{cfg.building.id}", "date": "2016-06-08",
+                             "prices": [0.3] * 24, "battery_enabled": True, "ev_enabled": False}])
+    uri = package(service, services.settings, cfg.tracking.uri, cfg.models.experiment, example)
+    print(f"logged {uri}; registered as {cfg.building.id}_scheduler")
     return 0
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from ems.agents.flexible import FlexibleDeviceAgent, InfeasibleDevice
 from ems.agents.optimizer import GlobalOptimizer
 from ems.experiment.problem import DayProblem
-from ems.learning.priors import DAY_TYPES
+from ems.learning.priors import DAY_TYPES, informative
 from ems.optim.optimize import optimize_day
 from ems.optim.request import DayRequest, DiscretePhaseDevice
 from ems.optim.result import DayResult, DeviceSchedule
@@ -140,8 +140,8 @@ def with_preferences(problem: DayProblem, request: DayRequest, prior, theta: flo
     request = copy.deepcopy(request)
     request.theta = theta
     for d in request.devices:
-        pmf = day_pmf(prior, problem.device_of[d.name], problem)
-        if pmf.max() < theta:
+        pmf = informative(day_pmf(prior, problem.device_of[d.name], problem), theta)
+        if pmf is None:
             continue
         d.pmf = pmf[hours].tolist()
         d.preference_weight = w_prob

@@ -57,6 +57,13 @@ class HouseholdPrior:
         return weights / weights.sum()
 
 
+def informative(pmf: np.ndarray, theta: float) -> np.ndarray | None:
+    """``pmf``, or None when no hour reaches ``theta``: such a PMF (e.g. the uniform
+    1/24 < 0.05) says nothing about when a device runs, so it must exclude no hour."""
+    pmf = np.asarray(pmf, dtype=float)
+    return pmf if pmf.max() >= theta else None
+
+
 def _check_day_type(day_type: str) -> None:
     if day_type not in DAY_TYPES:
         raise ValueError(f"day type {day_type!r} is not one of {', '.join(DAY_TYPES)}")

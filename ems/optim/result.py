@@ -52,6 +52,16 @@ class DayResult:
     def ok(self) -> bool:
         return self.status in ("optimal", "feasible")
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "DayResult":
+        """The inverse of :meth:`to_dict` (e.g. for validating a schedule received as JSON)."""
+        data = dict(data)
+        data["devices"] = {k: DeviceSchedule(**v) for k, v in data.get("devices", {}).items()}
+        for key in ("battery", "ev"):
+            if data.get(key) is not None:
+                data[key] = StorageSchedule(**data[key])
+        return cls(**data)
+
     def to_dict(self) -> dict:
         """JSON-ready dict; absent parts (no battery, no starts) are left out."""
         def prune(value):

@@ -1,0 +1,1 @@
+"""The REST service (Pipeline D) and the MLflow pyfunc packaging of the optimiser."""

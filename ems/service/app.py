@@ -1,0 +1,129 @@
+"""The REST service: POST /optimize, POST /learn, GET /health, GET /buildings/{id}/pmf.
+
+Errors: 422 naming the field for malformed input, 404 for an unknown building
+or device, 409 with the diagnosis for an infeasible request; bad input never
+gives a 500. Learn updates are persisted before the response; a date posted
+twice for a device is not learned twice.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+import numpy as np
+from fastapi import Body, FastAPI
+from fastapi.responses import JSONResponse
+from omegaconf import DictConfig
+
+from ems import __version__
+from ems.learning.priors import DAY_TYPES, HOURS
+from ems.optim.optimize import optimize_day
+from ems.optim.request import RequestError, parse_request
+from ems.service.expand import building_id, expand, is_short
+from ems.service.state import Services, UnknownBuilding
+
+OPTIMIZE_EXAMPLE = {"mode": "optimize", "building_id": "DE_KN_residential3", "target_date": "2025-06-08",
+                    "price_profile": [0.28] * 7 + [0.33] * 4 + [0.25] * 6 + [0.35] * 4 + [0.3] * 3,
+                    "battery_enabled": True, "ev_enabled": False}
+LEARN_EXAMPLE = {"mode": "learn", "building_id": "DE_KN_residential3", "date": "2025-06-08",
+                 "actual_usage": {"DE_KN_residential3_washing_machine": [0] * 10 + [1, 1] + [0] * 12}}
+
+
+def _error(status: int, detail: Any, **extra: Any) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": detail, **extra})
+
+
+def _field(message: str) -> str:
+    return message.split(":")[0].split("=")[0].strip()
+
+
+def create_app(cfg: DictConfig) -> FastAPI:
+    """The service for the config ``cfg`` (database, prior, tariff, battery/EV options)."""
+    app = FastAPI(title="ems", version=__version__,
+                  description="Day-ahead schedules and usage learning for CoSSMic buildings.")
+    services = Services(cfg)
+
+    @app.exception_handler(RequestError)
+    async def request_error(_, exc: RequestError) -> JSONResponse:
+        return _error(422, str(exc), field=_field(str(exc)))
+
+    @app.exception_handler(UnknownBuilding)
+    async def unknown_building(_, exc: UnknownBuilding) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok", "version": __version__, "buildings": services.known()}
+
+    @app.post("/optimize")
+    def optimize(body: dict = Body(..., examples=[OPTIMIZE_EXAMPLE])) -> Any:
+        """A full day request (as ``python -m ems optimize``) or the seed's short form."""
+        if is_short(body):
+            service = services.get(building_id(body.get("building_id")))
+            request = expand(body, service.building, service.profile, service.agent, services.settings)
+        else:
+            request = parse_request(body)
+        result = optimize_day(request)
+        if not result.ok:
+            return _error(409, result.diagnosis, result=result.to_dict())
+        return result.to_dict()
+
+    @app.post("/learn")
+    def learn(body: dict = Body(..., examples=[LEARN_EXAMPLE])) -> Any:
+        """Learn one day's actual usage (24 local hours of 0/1 per device column) into the PMFs."""
+        service = services.get(building_id(body.get("building_id")))
+        day = _date(body.get("date"))
+        usage = body.get("actual_usage")
+        if not isinstance(usage, dict) or not usage:
+            raise RequestError("actual_usage: expected an object of device column -> 24 values of 0/1")
+        vectors = {}
+        for column, values in usage.items():
+            device = column.removeprefix(f"DE_KN_{service.building.id}_")
+            if device not in service.building.devices:
+                return _error(404, f"actual_usage.{column}: {service.building.id} has no device {device!r}")
+            vectors[device] = _indicator(f"actual_usage.{column}", values)
+        learned, repeated, diagnostics = [], [], {}
+        with service.lock:
+            for device, used in vectors.items():
+                update = service.agent.observe(device, day, used)
+                if update is None:
+                    repeated.append(device)
+                    continue
+                learned.append(device)
+                diagnostics[device] = {"js_step": update.js_step, "js_prior": update.js_prior,
+                                       "entropy": update.entropy, "top_shift": update.top_shift, "n": update.n,
+                                       "lr": update.lr}
+            service.save()  # durable before the response
+        day_type = DAY_TYPES[1] if day.isoweekday() >= 6 else DAY_TYPES[0]
+        return {"building_id": service.building.id, "date": str(day), "day_type": day_type, "learned": learned,
+                "already_learned": repeated, "diagnostics": diagnostics,
+                "pmfs": {d: service.agent.pmf(d, day_type).tolist() for d in vectors}}
+
+    @app.get("/buildings/{building}/pmf")
+    def pmf(building: str) -> dict:
+        service = services.get(building_id(building))
+        flexible = [d for d, f in service.building.devices.items() if f in ("discrete_phase", "partial_usage")]
+        return {"building_id": service.building.id,
+                "pmfs": {d: {t: service.agent.pmf(d, t).tolist() for t in DAY_TYPES} for d in flexible},
+                "updates": {d: sum(service.agent.counts.get((d, t), 0) for t in DAY_TYPES) for d in flexible}}
+
+    return app
+
+
+def _date(raw: Any) -> date:
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise RequestError(f"date={raw!r}: expected an ISO date YYYY-MM-DD") from None
+
+
+def _indicator(where: str, values: Any) -> np.ndarray:
+    if not isinstance(values, list) or len(values) != HOURS:
+        got = len(values) if isinstance(values, list) else type(values).__name__
+        raise RequestError(f"{where}: has {got} values, expected {HOURS} (one per local hour)")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or v not in (0, 1) or (isinstance(v, float) and math.isnan(v)):
+            raise RequestError(f"{where}[{i}]={v!r}: expected 0 or 1")
+    return np.asarray(values, dtype=float)

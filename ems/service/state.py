@@ -1,0 +1,74 @@
+"""Per-building service state: config, typical profiles and the learned PMFs (persisted)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from ems.config import group_option, instantiate, load_config
+from ems.data.errors import DataError
+from ems.data.store import Store
+from ems.learning import state
+from ems.learning.pmf import LearningSettings, ProbabilityModelAgent
+from ems.service.expand import ExpansionSettings
+from ems.service.profiles import BuildingProfile, build_profile
+
+
+class UnknownBuilding(LookupError):
+    """No config or no readings for the building."""
+
+
+@dataclass
+class BuildingService:
+    building: object
+    profile: BuildingProfile
+    agent: ProbabilityModelAgent
+    state_path: Path
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def save(self) -> None:
+        state.save(self.agent, self.state_path)
+
+
+class Services:
+    """Lazily loads each building's service state; shared by all requests."""
+
+    def __init__(self, cfg: DictConfig):
+        self.cfg = cfg
+        self.dir = Path(cfg.paths.output_dir) / "service"
+        self._buildings: dict[str, BuildingService] = {}
+        self._lock = threading.Lock()
+        phases = instantiate(group_option("mode", "phases"), theta=cfg.theta)
+        self.settings = ExpansionSettings(
+            feed_in_eur_kwh=instantiate(cfg.tariff).feed_in_eur_kwh, theta=cfg.theta, w_prob=phases.w_prob,
+            battery=instantiate(group_option("battery", "home")), ev=instantiate(group_option("ev", "home")),
+            timezone=cfg.data.timezone, solver=cfg.solver.name)
+
+    def known(self) -> list[str]:
+        with Store(self.cfg.data.db, self.cfg.data.timezone) as store:
+            return store.buildings()
+
+    def get(self, building_id: str) -> BuildingService:
+        with self._lock:
+            if building_id not in self._buildings:
+                self._buildings[building_id] = self._load(building_id)
+            return self._buildings[building_id]
+
+    def _load(self, building_id: str) -> BuildingService:
+        try:
+            building = instantiate(load_config([f"building={building_id}"]).building)
+        except Exception:  # noqa: BLE001 - Hydra reports a missing option in many ways
+            raise UnknownBuilding(f"building {building_id!r}: no such building config (conf/building/)") from None
+        with Store(self.cfg.data.db, self.cfg.data.timezone) as store:
+            try:
+                store.require_building(building.id, building.source_hint)
+            except DataError as exc:
+                raise UnknownBuilding(str(exc)) from None
+            profile = build_profile(store, building)
+        agent = ProbabilityModelAgent(instantiate(self.cfg.prior), LearningSettings())
+        path = self.dir / f"{building.id}_pmf.duckdb"
+        state.load(agent, path)
+        return BuildingService(building, profile, agent, path)
