@@ -136,7 +136,7 @@ def _train(args: argparse.Namespace) -> int:
     with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
         store.require_building(building.id, building.source_hint)
         reports = train_building(store, building, instantiate(cfg.predictor), runs, cfg.tracking.uri,
-                                 cfg.models.experiment, cfg.models.alias)
+                                 cfg.models.experiment, cfg.models.alias, cfg.tracking.artifact_root)
     print(report_table(building.id, reports))
     for r in reports:
         if not r.skipped:
@@ -171,7 +171,8 @@ def _package(args: argparse.Namespace) -> int:
     service = services.get(cfg.building.id)
     example = pd.DataFrame([{"building_id": f"DE_KN_{cfg.building.id}", "date": "2016-06-08",
                              "prices": [0.3] * 24, "battery_enabled": True, "ev_enabled": False}])
-    uri = package(service, services.settings, cfg.tracking.uri, cfg.models.experiment, example)
+    uri = package(service, services.settings, cfg.tracking.uri, cfg.models.experiment, cfg.tracking.artifact_root,
+                  example)
     print(f"logged {uri}; registered as {cfg.building.id}_scheduler")
     return 0
 

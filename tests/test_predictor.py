@@ -18,7 +18,7 @@ from ems.learning.predictor import PredictorSettings, split_by_time
 from ems.learning.runs import RunSettings
 from ems.learning.usage import Usage, load_usage
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 FIRST, LAST = date(2015, 10, 1), date(2018, 2, 28)
 
@@ -79,6 +79,7 @@ def test_train_registers_models_and_prior_ml_runs_two_days(shipped_db, tmp_path)
     # Training again with the same data does not beat the champion: the alias stays on version 1.
     again = run_cli("-m", "ems", "train", *common, check=True)
     assert "alias champion kept" in again.stdout
+    assert (tmp_path / "mlartifacts" / "usage_models").is_dir() and not (ROOT / "mlruns").exists()
     assert str(client.get_model_version_by_alias("residential4_dishwasher_daily", "champion").version) == "1"
     # prior=ml: the phases mode takes day-specific PMFs from the registered models.
     run = run_cli("run.py", "prior=ml", "mode=phases", "period.start=2017-01-10", "period.n_days=2", *common,

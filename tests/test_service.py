@@ -176,7 +176,7 @@ def test_pyfunc_model_round_trip(overrides):
          "battery_enabled": True, "ev_enabled": False},
         {"building_id": "DE_KN_residential3", "date": "2016-03-27", "prices": [0.3] * 24,
          "battery_enabled": False, "ev_enabled": False}])
-    package(service, services.settings, cfg.tracking.uri, "service_models", rows.head(1))
+    package(service, services.settings, cfg.tracking.uri, "service_models", cfg.tracking.artifact_root, rows.head(1))
     mlflow.set_tracking_uri(cfg.tracking.uri)
     model = mlflow.pyfunc.load_model("models:/residential3_scheduler/1")
     out = model.predict(rows)
@@ -186,3 +186,4 @@ def test_pyfunc_model_round_trip(overrides):
     request = expand(body, service.building, service.profile, service.agent, services.settings)
     assert violations(request, DayResult.from_dict(json.loads(out.result[0]))) == []
     assert "expected 23 (one per local hour of 2016-03-27)" in json.loads(out.result[1])["detail"]
+    assert not (ROOT / "mlruns").exists()  # artifacts stay under paths.output_dir

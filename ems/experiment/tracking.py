@@ -62,14 +62,21 @@ def data_hash(source_sha256: list[str]) -> str:
     return hashlib.sha256("".join(sorted(source_sha256)).encode()).hexdigest()[:16]
 
 
+def ensure_experiment(client: mlflow.MlflowClient, name: str, artifact_root: str) -> str:
+    """The id of experiment ``name``, created with its artifacts below ``artifact_root``
+    (never MLflow's default ``./mlruns`` in whatever folder the command runs from)."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    return client.create_experiment(name, artifact_location=Path(artifact_root, name).resolve().as_uri())
+
+
 class Tracker:
     """Logs runs to ``uri`` under experiment ``experiment``; artifacts go below ``artifact_root``."""
 
     def __init__(self, uri: str, experiment: str, artifact_root: str):
         self.client = mlflow.MlflowClient(uri)
-        found = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = found.experiment_id if found else self.client.create_experiment(
-            experiment, artifact_location=Path(artifact_root, experiment).resolve().as_uri())
+        self.experiment_id = ensure_experiment(self.client, experiment, artifact_root)
 
     def start(self, run_name: str, params: dict[str, str], tags: dict[str, str], parent_run_id: str | None = None) -> str:
         tags = dict(tags)

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 
 from ems.data.store import Store  # noqa: E402
+from ems.experiment.tracking import ensure_experiment  # noqa: E402
 from ems.learning import registry  # noqa: E402
 from ems.learning.features import DAILY, HOURLY, daily_frame, hourly_frame, weather_frame  # noqa: E402
 from ems.learning.predictor import (PredictorSettings, dow_baseline, hour_baseline, metrics, model_input,  # noqa: E402
@@ -42,7 +43,7 @@ class DeviceReport:
 
 
 def train_building(store: Store, building, settings: PredictorSettings, runs, tracking_uri: str, experiment: str,
-                   alias: str) -> list[DeviceReport]:
+                   alias: str, artifact_root: str) -> list[DeviceReport]:
     """Train every flexible device of ``building`` with enough usage; skip (and report) the rest."""
     usage = load_usage(store, building, FAR_PAST, FAR_FUTURE, runs)
     days = [d for ds in usage.learnable_days.values() for d in ds]
@@ -51,8 +52,7 @@ def train_building(store: Store, building, settings: PredictorSettings, runs, tr
     weather = weather_frame(store, min(days), max(days))
     client = registry.mlflow.MlflowClient(tracking_uri)
     registry.mlflow.set_tracking_uri(tracking_uri)
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    experiment_id = ensure_experiment(client, experiment, artifact_root)
     reports = []
     for device in [d for d, f in building.devices.items() if f in FLEX_MODELS]:
         frame = daily_frame(usage, device, weather, min(days), max(days)) if usage.learnable_days.get(device) else None

@@ -66,15 +66,17 @@ class FixedPMFs:
         return np.asarray(self.pmfs.get(f"{device}/{day_type}", [1 / 24] * 24))
 
 
-def package(service, settings, tracking_uri: str, experiment: str, example: pd.DataFrame) -> str:
+def package(service, settings, tracking_uri: str, experiment: str, artifact_root: str, example: pd.DataFrame) -> str:
     """Log the building's scheduler as a pyfunc model, register it as ``{building}_scheduler``; return its URI."""
     from ems.learning.priors import DAY_TYPES
 
     building = service.building
     flexible = [d for d, f in building.devices.items() if f in ("discrete_phase", "partial_usage")]
     pmfs = FixedPMFs({f"{d}/{t}": service.agent.pmf(d, t).tolist() for d in flexible for t in DAY_TYPES})
+    from ems.experiment.tracking import ensure_experiment
+
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment)
+    mlflow.set_experiment(experiment_id=ensure_experiment(mlflow.MlflowClient(tracking_uri), experiment, artifact_root))
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(run_name=f"{building.id}_scheduler"):
         path = Path(tmp) / "service.pkl"
         path.write_bytes(pickle.dumps({"building": building, "profile": service.profile, "pmfs": pmfs,
