@@ -39,7 +39,7 @@ def day_schedule(steps: pl.DataFrame, day, title: str, path: Path) -> Path:
     ax_soc.set_ylabel("battery SOC (kWh)\nat step end")
     ax_soc.set_xlabel("local hour (start of step)")
     ax_soc.set_xticks(x[:-1], d["local_hour"].to_list(), fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def daily_costs(daily: pl.DataFrame, title: str, path: Path) -> Path:
@@ -51,7 +51,7 @@ def daily_costs(daily: pl.DataFrame, title: str, path: Path) -> Path:
     ax.set_title(title)
     ax.legend()
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def cumulative_savings(daily: pl.DataFrame, title: str, path: Path) -> Path:
@@ -62,7 +62,7 @@ def cumulative_savings(daily: pl.DataFrame, title: str, path: Path) -> Path:
     ax.set_ylabel("cumulative savings (EUR)")
     ax.set_title(title)
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _edge(values: pl.Series) -> list[float]:
@@ -71,8 +71,9 @@ def _edge(values: pl.Series) -> list[float]:
     return v + v[-1:]
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path, dpi: int = DPI) -> Path:
+    """Write ``fig`` as PNG to ``path`` and free it (every ems plot goes through here)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path

@@ -21,6 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ems.experiment.plots import save_figure  # noqa: E402
+
 KPIS = ["energy_cost_eur", "savings_eur", "savings_pct", "preference_satisfaction_pct", "learning_score",
         "peak_import_kw", "pv_self_consumption_pct", "days", "infeasible_days"]
 LR = ("params.learner.settings.lr_tau", "params.learner.settings.lr_max")
@@ -112,7 +114,7 @@ def _best_trials(table: pd.DataFrame, key: str, params: list[str], path: Path) -
     ax.invert_yaxis()
     ax.set_xlabel(key.removeprefix("metrics."))
     ax.set_title("best trials")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _lr_heatmap(runs: pd.DataFrame, path: Path) -> Path:
@@ -130,7 +132,7 @@ def _lr_heatmap(runs: pd.DataFrame, path: Path) -> Path:
                 ax.text(j, i, f"{grid.values[i, j]:.3f}", ha="center", va="center", color="white", fontsize=8)
     fig.colorbar(image, ax=ax, label="learning score (nats/event)")
     ax.set_title("learning score over LR_TAU x LR_MAX")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _pareto(runs: pd.DataFrame, params: list[str], out: Path) -> list[Path]:
@@ -149,7 +151,7 @@ def _pareto(runs: pd.DataFrame, params: list[str], out: Path) -> list[Path]:
     ax.legend()
     csv = out / "pareto_front.csv"
     data.loc[front, ["run_id", *params, *PARETO]].to_csv(csv, index=False)
-    return [_save(fig, out / "pareto_front.png"), csv]
+    return [save_figure(fig, out / "pareto_front.png"), csv]
 
 
 def _num(value):
@@ -157,10 +159,3 @@ def _num(value):
         return float(value)
     except (TypeError, ValueError):
         return value
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path

@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
+from ems.experiment.plots import save_figure  # noqa: E402
+
 
 def learning_plots(updates: pl.DataFrame, out: Path) -> list[Path]:
     """One heatmap per device (weekday updates, days x hours) and one curve figure for all devices."""
@@ -25,7 +27,7 @@ def learning_plots(updates: pl.DataFrame, out: Path) -> list[Path]:
         ax.set_ylabel("update (weekdays, in date order)")
         ax.set_title(f"{device}: PMF after each weekday update")
         fig.colorbar(image, ax=ax, label="probability")
-        files.append(_save(fig, out / f"pmf_heatmap_{device}.png"))
+        files.append(save_figure(fig, out / f"pmf_heatmap_{device}.png"))
     fig, (ax_step, ax_prior, ax_h) = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
     for device in sorted(updates["device"].unique().to_list()):
         rows = updates.filter(pl.col("device") == device).sort("day")
@@ -39,12 +41,5 @@ def learning_plots(updates: pl.DataFrame, out: Path) -> list[Path]:
     ax_h.set_xlabel("update number")
     ax_step.legend(fontsize=8)
     ax_step.set_title("convergence of the usage PMFs")
-    files.append(_save(fig, out / "learning_curves.png"))
+    files.append(save_figure(fig, out / "learning_curves.png"))
     return files
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 
 from ems.data.store import Store  # noqa: E402
+from ems.experiment.plots import save_figure  # noqa: E402
 from ems.experiment.tracking import ensure_experiment  # noqa: E402
 from ems.learning import registry  # noqa: E402
 from ems.learning.features import DAILY, HOURLY, daily_frame, hourly_frame, weather_frame  # noqa: E402
@@ -116,9 +117,7 @@ def _plots(out: Path, device: str, daily, hourly, split, y: np.ndarray) -> None:
     a.set_title(f"{device}: LightGBM daily, split importance")
     b.barh(HOURLY, hourly.get_feature_importance())
     b.set_title(f"{device}: CatBoost hourly, importance")
-    fig.tight_layout()
-    fig.savefig(out / "feature_importance.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out / "feature_importance.png")
     p = predict_daily(daily, split.test)
     frac, mean = calibration_curve(y, p, n_bins=8, strategy="quantile")
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -127,9 +126,7 @@ def _plots(out: Path, device: str, daily, hourly, split, y: np.ndarray) -> None:
     ax.set_xlabel("predicted P(used)")
     ax.set_ylabel("observed share used")
     ax.set_title(f"{device}: daily model calibration (test days)")
-    fig.tight_layout()
-    fig.savefig(out / "calibration_daily.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out / "calibration_daily.png")
 
 
 def report_table(building: str, reports: list[DeviceReport]) -> str:
