@@ -13,11 +13,12 @@ from ems.optim.solver import SolverSettings
 from ems.tariff import Tariff
 
 GROUPS = ["building", "mode", "battery", "ev", "prior", "solver", "tariff", "experiment", "paths", "data", "forecast",
-          "replay", "learner"]
+          "replay", "learner", "predictor"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((config_dir() / g).glob("*.yaml"))]
 
 
 def test_every_group_has_options():
+    assert set(GROUPS) == {p.name for p in config_dir().iterdir() if p.is_dir()}  # no group left untested
     assert {g for g, _ in OPTIONS} == set(GROUPS)
     assert {o for g, o in OPTIONS if g == "building"} == {"industrial3", *(f"residential{i}" for i in range(1, 7))}
     assert {o for g, o in OPTIONS if g == "tariff"} == {"dynamic", "fixed", "tou"}
@@ -51,6 +52,8 @@ def test_option_composes_and_instantiates(group, option, shipped_db, tmp_path):
         assert cfg.name == option
     elif group == "forecast":
         assert obj.name == option
+    elif group == "predictor":
+        assert obj.lgbm["num_leaves"] == 31 and obj.catboost["iterations"] == 500
     elif group == "learner":
         assert (obj is None) == (option == "none") and (obj is None or callable(obj.after_day))
 
