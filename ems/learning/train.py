@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 from ems.data.store import Store  # noqa: E402
 from ems.experiment.plots import save_figure  # noqa: E402
@@ -55,7 +56,8 @@ def train_building(store: Store, building, settings: PredictorSettings, runs, tr
     registry.mlflow.set_tracking_uri(tracking_uri)
     experiment_id = ensure_experiment(client, experiment, artifact_root)
     reports = []
-    for device in [d for d, f in building.devices.items() if f in FLEX_MODELS]:
+    for device in tqdm([d for d, f in building.devices.items() if f in FLEX_MODELS], desc=f"training {building.id}",
+                       unit="device"):
         frame = daily_frame(usage, device, weather, min(days), max(days)) if usage.learnable_days.get(device) else None
         report = _train_device(building.id, device, frame, usage, weather, settings, client, experiment_id, alias)
         reports.append(report)
