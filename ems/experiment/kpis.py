@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ems.optim.result import energy_cost_eur  # noqa: F401  (the energy-cost KPI)
+
 
 def share_pct(part: float, whole: float) -> float:
     """``part`` as a percentage of ``whole``; NaN when ``whole`` is not positive."""
     return float(part / whole * 100.0) if whole > 0 else float("nan")
 
 
-
-
-def energy_cost_eur(import_kw, export_kw, import_price, export_price, step_hours: float = 1.0) -> float:
-    """Import cost minus export revenue (EUR)."""
-    return float(step_hours * (np.dot(import_kw, import_price) - np.dot(export_kw, export_price)))
 
 
 def savings(baseline_cost_eur: float, cost_eur: float) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from ems.experiment.problem import DayProblem
 from ems.learning.priors import DAY_TYPES, informative
 from ems.optim.optimize import optimize_day
 from ems.optim.request import DayRequest, DiscretePhaseDevice
-from ems.optim.result import DayResult, DeviceSchedule
+from ems.optim.result import DayResult, DeviceSchedule, energy_cost_eur
 from ems.optim.rules import rule_based_schedule
 from ems.optim.validate import validate
 
@@ -149,8 +149,7 @@ def with_preferences(problem: DayProblem, request: DayRequest, prior, theta: flo
 
 
 def _priced(request: DayRequest, devices: dict, imp: np.ndarray, exp: np.ndarray, solver: str) -> DayResult:
-    dt = request.step_hours
-    cost = float(dt * (imp @ np.asarray(request.import_price_eur_kwh) - exp @ np.asarray(request.export_price_eur_kwh)))
+    cost = energy_cost_eur(imp, exp, request.import_price_eur_kwh, request.export_price_eur_kwh, request.step_hours)
     return DayResult(status="feasible", energy_cost_eur=cost, objective_eur=cost, degradation_eur=0.0, penalty_eur=0.0,
                      import_kw=imp.tolist(), export_kw=exp.tolist(), pv_curtailed_kw=[0.0] * request.n_steps,
                      devices=devices, solver=solver)

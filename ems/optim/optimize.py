@@ -10,7 +10,7 @@ import pulp
 from ems.optim.diagnose import find_culprit, precheck
 from ems.optim.milp import Model, build_model
 from ems.optim.request import DayRequest, DiscretePhaseDevice
-from ems.optim.result import DayResult, DeviceSchedule, StorageSchedule
+from ems.optim.result import DayResult, DeviceSchedule, StorageSchedule, energy_cost_eur
 from ems.optim.solver import SolverSettings
 from ems.optim.validate import validate
 
@@ -104,7 +104,7 @@ def extract(m: Model, status: str, solver: str) -> DayResult:
         degradation = float(r.battery.degradation_eur_kwh * dt * throughput)
     if r.ev is not None:
         result.ev = _storage(m.vars["ev"], n, r.ev.soc_init_kwh, with_discharge=r.ev.v2g)
-    result.energy_cost_eur = float(dt * (imp @ np.asarray(r.import_price_eur_kwh) - exp @ np.asarray(r.export_price_eur_kwh)))
+    result.energy_cost_eur = energy_cost_eur(imp, exp, r.import_price_eur_kwh, r.export_price_eur_kwh, dt)
     result.degradation_eur = degradation
     result.penalty_eur = float(sum(c * (v.varValue or 0.0) for v, c in m.penalty))
     result.objective_eur = result.energy_cost_eur + degradation + result.penalty_eur

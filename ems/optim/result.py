@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
+
+def energy_cost_eur(import_kw, export_kw, import_price, export_price, step_hours: float = 1.0) -> float:
+    """Import cost minus export revenue (EUR): kW per step x step hours x EUR/kWh."""
+    return float(step_hours * (np.dot(import_kw, import_price) - np.dot(export_kw, export_price)))
+
 
 @dataclass
 class DeviceSchedule:

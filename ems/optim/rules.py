@@ -17,7 +17,7 @@ import numpy as np
 
 from ems.optim.milp import allowed_steps
 from ems.optim.request import DayRequest, DiscretePhaseDevice, PartialUsageDevice
-from ems.optim.result import DayResult, DeviceSchedule, StorageSchedule
+from ems.optim.result import DayResult, DeviceSchedule, StorageSchedule, energy_cost_eur
 from ems.optim.validate import validate
 
 EXPENSIVE_QUANTILE = 0.75  # steps priced at or above this quantile are avoided by cycles
@@ -58,7 +58,7 @@ def rule_based_schedule(r: DayRequest) -> DayResult:
     if problems:
         return DayResult(status="infeasible", diagnosis=problems, solver="rule_based")
     dt = r.step_hours
-    cost = float(dt * (imp @ price - exp @ np.asarray(r.export_price_eur_kwh)))
+    cost = energy_cost_eur(imp, exp, price, r.export_price_eur_kwh, dt)
     degradation = 0.0
     if battery is not None:
         degradation = r.battery.degradation_eur_kwh * dt * (sum(battery.charge_kw) + sum(battery.discharge_kw))
