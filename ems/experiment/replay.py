@@ -15,7 +15,7 @@ from ems.experiment import kpis
 from ems.experiment.days import DayData
 from ems.experiment.modes import Baseline, day_pmf
 from ems.experiment.problem import DayProblem, ReplaySettings, build_problem
-from ems.experiment.settlement import settle
+from ems.experiment.settlement import Settled, settle
 from ems.optim.request import DiscretePhaseDevice
 from ems.optim.result import DayResult
 
@@ -65,8 +65,9 @@ def replay(days: list[DayData], parts: dict[str, Any], settings: ReplaySettings,
             plan = reference
         elif plan.battery is not None:
             soc = plan.battery.soc_kwh[-1]
-        rows.append(_record(problem, request, plan, reference, parts, theta, str(day.day) in infeasible))
-        steps.append(_steps(problem, request, plan))
+        actual = settle(plan, problem.actual_base_kw, problem.actual_pv_kw)
+        rows.append(_record(problem, request, plan, actual, reference, parts, theta, str(day.day) in infeasible))
+        steps.append(_steps(problem, request, plan, actual))
         if parts.get("learner") is not None:
             parts["learner"].after_day(day.day)
     daily = pl.DataFrame(rows) if rows else pl.DataFrame()
@@ -82,11 +83,10 @@ def _priced(problem: DayProblem, tariff, base_kw: np.ndarray, pv_kw: np.ndarray)
     return request
 
 
-def _record(problem: DayProblem, request, plan: DayResult, reference: DayResult, parts: dict, theta: float,
-            infeasible: bool) -> dict:
-    """One day's KPIs, settled at the actual base load and PV."""
+def _record(problem: DayProblem, request, plan: DayResult, actual: Settled, reference: DayResult, parts: dict,
+            theta: float, infeasible: bool) -> dict:
+    """One day's KPIs; ``actual`` is the plan settled at the actual base load and PV."""
     prices = (request.import_price_eur_kwh, request.export_price_eur_kwh)
-    actual = settle(plan, problem.actual_base_kw, problem.actual_pv_kw)
     base = settle(reference, problem.actual_base_kw, problem.actual_pv_kw)
     cost = kpis.energy_cost_eur(actual.import_kw, actual.export_kw, *prices)
     planned = {d: np.asarray(s.power_kw) for d, s in plan.devices.items()}
@@ -124,8 +124,7 @@ def _start_probabilities(problem: DayProblem, plan: DayResult, prior) -> list[fl
     return out
 
 
-def _steps(problem: DayProblem, request, plan: DayResult) -> pl.DataFrame:
-    actual = settle(plan, problem.actual_base_kw, problem.actual_pv_kw)
+def _steps(problem: DayProblem, request, plan: DayResult, actual: Settled) -> pl.DataFrame:
     frame = problem.day.hours.select("utc_hour", "local_date", "local_hour").with_columns(
         import_price_eur_kwh=pl.Series(request.import_price_eur_kwh),
         base_load_kw=pl.Series(problem.actual_base_kw), pv_kw=pl.Series(problem.actual_pv_kw),
