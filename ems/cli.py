@@ -123,6 +123,13 @@ def _optimize(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _run_settings(overrides: list[str]):
+    """The usage-event rule's settings, as configured for the adaptive learner."""
+    from ems.config import instantiate
+
+    return instantiate(load_config(["learner=adaptive", *overrides]).learner.runs)
+
+
 def _train(args: argparse.Namespace) -> int:
     from ems.config import instantiate
     from ems.data.store import Store
@@ -130,7 +137,7 @@ def _train(args: argparse.Namespace) -> int:
     from ems.learning.train import report_table, train_building
 
     cfg = load_config(args.overrides)
-    runs = instantiate(load_config(["learner=adaptive", *args.overrides]).learner.runs)
+    runs = _run_settings(args.overrides)
     building = instantiate(cfg.building)
     Path(cfg.paths.output_dir).mkdir(parents=True, exist_ok=True)
     with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
@@ -203,7 +210,7 @@ def _cycles(args: argparse.Namespace) -> int:
     from ems.learning.usage import load_usage
 
     cfg = load_config(args.overrides)
-    runs = instantiate(load_config(["learner=adaptive", *args.overrides]).learner.runs)
+    runs = _run_settings(args.overrides)
     with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
         for building_id in args.buildings or store.buildings():
             building = instantiate(load_config([f"building={building_id}", *args.overrides]).building)

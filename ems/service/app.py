@@ -9,7 +9,6 @@ twice for a device is not learned twice.
 from __future__ import annotations
 
 import math
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,7 @@ from ems import __version__
 from ems.learning.priors import DAY_TYPES, HOURS
 from ems.optim.optimize import optimize_day
 from ems.optim.request import RequestError, parse_request
-from ems.service.expand import building_id, expand, is_short
+from ems.service.expand import building_id, expand, is_short, iso_date
 from ems.service.state import Services, UnknownBuilding
 
 OPTIMIZE_EXAMPLE = {"mode": "optimize", "building_id": "DE_KN_residential3", "target_date": "2025-06-08",
@@ -74,7 +73,7 @@ def create_app(cfg: DictConfig) -> FastAPI:
     def learn(body: dict = Body(..., examples=[LEARN_EXAMPLE])) -> Any:
         """Learn one day's actual usage (24 local hours of 0/1 per device column) into the PMFs."""
         service = services.get(building_id(body.get("building_id")))
-        day = _date(body.get("date"))
+        day = iso_date(body.get("date"), "date")
         usage = body.get("actual_usage")
         if not isinstance(usage, dict) or not usage:
             raise RequestError("actual_usage: expected an object of device column -> 24 values of 0/1")
@@ -110,13 +109,6 @@ def create_app(cfg: DictConfig) -> FastAPI:
                 "updates": {d: sum(service.agent.counts.get((d, t), 0) for t in DAY_TYPES) for d in flexible}}
 
     return app
-
-
-def _date(raw: Any) -> date:
-    try:
-        return date.fromisoformat(str(raw))
-    except ValueError:
-        raise RequestError(f"date={raw!r}: expected an ISO date YYYY-MM-DD") from None
 
 
 def _indicator(where: str, values: Any) -> np.ndarray:

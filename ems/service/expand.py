@@ -55,7 +55,7 @@ def expand(body: dict, building, profile: BuildingProfile, pmfs, s: ExpansionSet
     unknown = set(body) - SHORT_KEYS
     if unknown:
         raise RequestError(f"{sorted(unknown)[0]}: not a field of the short optimize request ({', '.join(sorted(SHORT_KEYS))})")
-    day = _day(body.get("target_date"))
+    day = iso_date(body.get("target_date"), "target_date")
     hours = local_day_hours(day, day, s.timezone)["local_hour"].to_numpy()
     prices = body.get("price_profile")
     if not isinstance(prices, list) or len(prices) != len(hours):
@@ -98,11 +98,12 @@ def expand(body: dict, building, profile: BuildingProfile, pmfs, s: ExpansionSet
     return request
 
 
-def _day(raw: Any) -> date:
+def iso_date(raw: Any, field: str) -> date:
+    """``raw`` as a date; a RequestError naming ``field`` otherwise."""
     try:
         return date.fromisoformat(str(raw))
     except ValueError:
-        raise RequestError(f"target_date={raw!r}: expected an ISO date YYYY-MM-DD") from None
+        raise RequestError(f"{field}={raw!r}: expected an ISO date YYYY-MM-DD") from None
 
 
 def _pmf(pmfs, device: str, day_type: str, hours: np.ndarray, theta: float) -> list[float] | None:
