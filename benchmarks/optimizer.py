@@ -21,15 +21,14 @@ import polars as pl
 
 from ems.config import instantiate, load_config
 from ems.data.store import Store
-from ems.experiment.days import load_days
-from ems.experiment.runner import ensure_database
+from ems.data.days import load_days
+from ems.data.ingest import ensure_database
 from ems.learning.cycles import typical_cycles
 from ems.learning.usage import load_usage
 from ems.optim.milp import build_model
 from ems.optim.optimize import extract
-from ems.optim.request import (BatterySpec, DayRequest, DiscretePhaseDevice, EVSpec, PartialUsageDevice,
-                               SolverSpec)
-from ems.optim.solver import SOLVERS, SolverSettings
+from ems.optim.request import BatterySpec, DayRequest, DiscretePhaseDevice, EVSpec, PartialUsageDevice
+from ems.optim.solver import SOLVERS, SolverSpec
 from ems.optim.validate import validate
 
 FLEX = ("dishwasher", "washing_machine", "heat_pump", "ev")
@@ -50,20 +49,23 @@ def real_day(day: date, substeps: int) -> DayRequest:
     return DayRequest(
         step_hours=dt, import_price_eur_kwh=rep(tariff.import_price(d.hours)),
         export_price_eur_kwh=rep(tariff.export_price(d.hours)), pv_kw=rep(e["pv"]), base_load_kw=rep(np.maximum(base, 0)),
-        max_import_kw=building.grid.max_import_kw, max_export_kw=building.grid.max_export_kw,
+        grid=building.grid,
         devices=[
-            DiscretePhaseDevice("dishwasher", rep(cycles["dishwasher"].phases_kw)),
-            DiscretePhaseDevice("washing_machine", rep(cycles["washing_machine"].phases_kw)),
-            PartialUsageDevice("heat_pump", float(e["heat_pump"].sum()), 3.0),
+            DiscretePhaseDevice(name="dishwasher", phases_kw=rep(cycles["dishwasher"].phases_kw)),
+            DiscretePhaseDevice(name="washing_machine", phases_kw=rep(cycles["washing_machine"].phases_kw)),
+            PartialUsageDevice(name="heat_pump", energy_kwh=float(e["heat_pump"].sum()), max_kw=3.0),
         ],
-        battery=BatterySpec(10, 5, 5, 5, 5, 1, 10, 0.95, 0.95, 0.05),
-        ev=EVSpec(24, 3.7, 24 - float(e["ev"].sum()) * 0.9, 24, 0, 7 * substeps, 0.9),
-        solver=SolverSpec(),
+        battery=BatterySpec(capacity_kwh=10, max_charge_kw=5, max_discharge_kw=5, soc_init_kwh=5,
+                            soc_final_min_kwh=5, soc_min_kwh=1, soc_max_kwh=10, charge_efficiency=0.95,
+                            discharge_efficiency=0.95, degradation_eur_kwh=0.05),
+        ev=EVSpec(capacity_kwh=24, max_charge_kw=3.7, charge_efficiency=0.9, sessions=[
+            {"soc_init_kwh": 24 - float(e["ev"].sum()) * 0.9, "soc_target_kwh": 24, "arrival_step": 0,
+             "deadline_step": 7 * substeps}]),
     ) if n else None
 
 
 def bench(request: DayRequest, solver: str, repeats: int) -> tuple[float, float, float]:
-    settings = SolverSettings(name=solver)
+    settings = SolverSpec(name=solver)
     build, solve = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()

@@ -15,7 +15,8 @@ import tempfile
 import time
 
 from ems.config import load_config
-from ems.experiment.runner import ensure_database, run_experiment
+from ems.data.ingest import ensure_database
+from ems.experiment.runner import run_experiment
 
 
 def main(extra: list[str]) -> None:

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ems.config import load_config
-from ems.experiment.runner import ensure_database
+from ems.data.ingest import ensure_database
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -133,7 +133,7 @@ def _run_settings(overrides: list[str]):
 def _train(args: argparse.Namespace) -> int:
     from ems.config import instantiate
     from ems.data.store import Store
-    from ems.experiment.runner import ensure_database
+    from ems.data.ingest import ensure_database
     from ems.learning.train import report_table, train_building
 
     cfg = load_config(args.overrides)
@@ -156,25 +156,28 @@ def _train(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ems.experiment.runner import ensure_database
+    from ems.data.ingest import ensure_database
     from ems.service.app import create_app
+    from ems.service.state import service_overrides
 
-    cfg = load_config(args.overrides)
+    overrides = service_overrides(args.overrides)
+    cfg = load_config(overrides)
     ensure_database(cfg.data)
-    uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(cfg, overrides), host=args.host, port=args.port, log_level="warning")
     return 0
 
 
 def _package(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ems.experiment.runner import ensure_database
+    from ems.data.ingest import ensure_database
     from ems.service.pyfunc import package
-    from ems.service.state import Services
+    from ems.service.state import Services, service_overrides
 
-    cfg = load_config(args.overrides)
+    overrides = service_overrides(args.overrides)
+    cfg = load_config(overrides)
     ensure_database(cfg.data)
-    services = Services(cfg)
+    services = Services(cfg, overrides)
     service = services.get(cfg.building.id)
     example = pd.DataFrame([{"building_id": f"DE_KN_{cfg.building.id}", "date": "2016-06-08",
                              "prices": [0.3] * 24, "battery_enabled": True, "ev_enabled": False}])
@@ -201,11 +204,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _cycles(args: argparse.Namespace) -> int:
-    from datetime import date
-
     from ems.config import instantiate
+    from ems.data.calendar import WHOLE_RECORD
     from ems.data.store import Store
-    from ems.experiment.runner import ensure_database
+    from ems.data.ingest import ensure_database
     from ems.learning.cycles import typical_cycles
     from ems.learning.usage import load_usage
 
@@ -215,7 +217,7 @@ def _cycles(args: argparse.Namespace) -> int:
         for building_id in args.buildings or store.buildings():
             building = instantiate(load_config([f"building={building_id}", *args.overrides]).building)
             store.require_building(building.id, building.source_hint)
-            usage = load_usage(store, building, date(1900, 1, 1), date(2100, 1, 1), runs)
+            usage = load_usage(store, building, *WHOLE_RECORD, runs)
             discrete = usage.events.filter(usage.events["device"].is_in(building.devices_of("discrete_phase")))
             for cycle in typical_cycles(discrete).values():
                 print(f"{building.id:<13} {cycle.device:<16} {len(cycle.phases_kw)} h  phases_kw={cycle.phases_kw}  "

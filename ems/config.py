@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate as _hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -38,39 +39,43 @@ _register_resolvers()
 
 
 def load_config(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
-    """Compose the experiment config as ``run.py`` would, without running it."""
+    """Compose the experiment config as ``run.py`` would, without running it (Hydra's compose API).
+
+    Inside a running Hydra app (``run.py``) the app's own Hydra composes it.
+    """
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name=config_name, overrides=list(overrides or []))
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return compose(config_name=config_name, overrides=list(overrides or []))
 
 
-def instantiate(node: Any, **kwargs: Any) -> Any:
-    """Instantiate a config node with ``_target_``; ``None`` stays ``None``.
+def override_key(override: str) -> str:
+    """The config key an override names: ``+mode.w_prob=0.5`` -> ``mode.w_prob``."""
+    return override.lstrip("+~").split("=", 1)[0]
+
+
+def instantiate(node: Any, where: str | None = None, **kwargs: Any) -> Any:
+    """Instantiate a config node with ``_target_``; ``None`` or an empty node (a ``none`` option) gives ``None``.
 
     The single entry point for building objects from config in ems. A
-    parameter check that fails raises its own one-line ``ValueError``.
+    parameter check that fails raises one line naming the key (``where`` is
+    the node's config key, e.g. ``battery``), for our ValueErrors and for the
+    pydantic records alike.
     """
-    if node is None:
+    if node is None or (hasattr(node, "keys") and len(node) == 0):
         return None
     try:
         return _hydra_instantiate(node, _convert_="all", **kwargs)
     except InstantiationException as exc:
+        cause = exc.__cause__
+        from pydantic import ValidationError
+
+        if isinstance(cause, ValidationError):
+            from ems.messages import one_line
+
+            line = one_line(cause.errors(include_url=False)[0])
+            raise ValueError(f"{where}.{line}" if where else line) from None
         # Our classes validate their parameters with one-line ValueErrors naming the key: show that, not Hydra's wrapper.
-        if isinstance(exc.__cause__, ValueError):
-            raise exc.__cause__ from None
+        if isinstance(cause, ValueError):
+            raise cause from None
         raise
-
-
-def group_option(group: str, option: str) -> Any:
-    """The node that ``group=option`` puts at ``group`` (reads ``conf/<group>/<option>.yaml``).
-
-    Handles options written as ``# @package _global_`` overlays that set the
-    group's key (e.g. ``battery: null``).
-    """
-    path = config_dir() / group / f"{option}.yaml"
-    if not path.is_file():
-        choices = ", ".join(sorted(p.stem for p in (config_dir() / group).glob("*.yaml")))
-        raise ValueError(f"{group}={option}: no such option (conf/{group}/ has {choices})")
-    node = OmegaConf.load(path)
-    if path.read_text().lstrip().startswith("# @package _global_"):
-        return node.get(group)
-    return node

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from ems.agents.checks import require_non_negative
+from ems.checks import require_non_negative
 
 
 @dataclass

@@ -70,13 +70,13 @@ def test_agent_counts_days_archives_updates_and_round_trips(tmp_path):
     assert agent.observe("dishwasher", date(2016, 6, 6), used) is None  # the same day is not learned twice
     agent.observe("dishwasher", date(2016, 6, 7), np.zeros(24))         # no usage: counted, shape kept
     assert agent.counts["dishwasher", "weekday"] == 2
-    assert agent.pmf("dishwasher", "weekday") == pytest.approx(np.asarray(first.after))
-    assert agent.pmf("dishwasher", "weekend") == pytest.approx(np.full(24, 1 / 24))
+    assert agent.pmf_of("dishwasher", "weekday") == pytest.approx(np.asarray(first.after))
+    assert agent.pmf_of("dishwasher", "weekend") == pytest.approx(np.full(24, 1 / 24))
     path = tmp_path / "state.duckdb"
     state.save(agent, path)
     again = ProbabilityModelAgent(UniformPrior())
     assert state.load(again, path)
-    assert again.pmf("dishwasher", "weekday") == pytest.approx(agent.pmf("dishwasher", "weekday"))
+    assert again.pmf_of("dishwasher", "weekday") == pytest.approx(agent.pmf_of("dishwasher", "weekday"))
     assert again.counts == agent.counts and len(again.history) == 2
     assert again.observe("dishwasher", date(2016, 6, 7), used) is None
     assert agent.summary() == [f"dishwasher: 2 updates, final JS(prior)={agent.history[-1].js_prior:.4f}, "
@@ -107,7 +107,7 @@ def test_learned_prior_reads_only_days_before_the_period(shipped_db):
     assert prior._events["local_date"].max() < date(2016, 9, 1)
     assert prior._events["local_date"].min() >= date(2016, 9, 1) - timedelta(days=60)
     expected = start_histogram(prior._events, "dishwasher", "weekday", 1.0)
-    assert prior.pmf("dishwasher", "weekday") == pytest.approx(expected)
+    assert prior.pmf_of("dishwasher", "weekday") == pytest.approx(expected)
     with pytest.raises(ValueError, match="prior=learned needs period.start"):
         instantiate(load_config(["prior=learned", "experiment=full_period", f"paths.db={shipped_db}"]).prior)
 
@@ -158,7 +158,7 @@ def test_pipeline_b_runs_end_to_end_and_resumes(shipped_db, tmp_path):
 
 def test_household_prior_is_a_valid_starting_point_for_the_agent():
     agent = ProbabilityModelAgent(HouseholdPrior(windows={"ev": [[22, 6]]}))
-    before = agent.pmf("ev", "weekday")
+    before = agent.pmf_of("ev", "weekday")
     used = np.zeros(24)
     used[1] = 1
     record = agent.observe("ev", date(2016, 6, 6), used)

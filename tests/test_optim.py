@@ -15,12 +15,12 @@ from ems.optim.optimize import optimize_day
 from ems.optim.request import RequestError, parse_request
 from ems.optim.result import DeviceSchedule
 from ems.optim.rules import rule_based_schedule
-from ems.optim.solver import SOLVERS, SolverSettings
+from ems.optim.solver import SOLVERS, SolverSpec
 from ems.optim.validate import violations
 
 from conftest import DATA, run_cli
 
-SOLVER_NAMES = [name for name in SOLVERS if SolverSettings(name=name).available()]
+SOLVER_NAMES = [name for name in SOLVERS if SolverSpec(name=name).available()]
 
 
 @pytest.fixture(params=SOLVER_NAMES)
@@ -259,7 +259,7 @@ def test_rule_based_and_single_device_agents(solver):
     top = np.quantile(prices, 0.75)
     start = rules.devices["dishwasher"].starts[0]
     assert all(p < top for p in prices[start:start + 3])
-    agent = FlexibleDeviceAgent(request.devices[0], SolverSettings(name=solver))
+    agent = FlexibleDeviceAgent(request.devices[0], SolverSpec(name=solver))
     alone = agent.optimize_day(prices)
     best = min(range(22), key=lambda k: window_cost(prices, [2.0, 0.1, 0.8], k))
     assert alone.starts == [best]

@@ -87,8 +87,8 @@ def test_train_registers_models_and_prior_ml_runs_two_days(shipped_db, tmp_path)
     totals = json.loads((sorted((tmp_path / "runs" / "default").iterdir())[-1] / "summary.json").read_text())["totals"]
     assert totals["days"] == 2
     prior = instantiate(load_config(["prior=ml", *common]).prior)
-    pmf = prior.pmf_for_day("dishwasher", date(2017, 1, 10))
+    pmf = prior.pmf("dishwasher", date(2017, 1, 10))
     assert pmf.shape == (24,) and pmf.sum() == pytest.approx(1.0) and pmf.std() > 0
-    assert not np.allclose(pmf, prior.pmf_for_day("dishwasher", date(2017, 1, 14)))  # a Saturday differs
+    assert not np.allclose(pmf, prior.pmf("dishwasher", date(2017, 1, 14)))  # a Saturday differs
     assert 0 < prior.p_used("dishwasher", date(2017, 1, 10)) < 1
     assert "preference satisfaction" in run.stdout

@@ -20,7 +20,7 @@ from ems.optim.request import parse_request
 from ems.optim.result import DayResult
 from ems.optim.validate import violations
 from ems.service.expand import expand
-from ems.service.state import Services
+from ems.service.state import Services, service_overrides
 
 from conftest import ROOT
 
@@ -96,7 +96,8 @@ def test_health_and_docs(server):
 def test_seed_optimize_request_returns_a_valid_schedule(server, overrides):
     status, body = server.call("POST", "/optimize", SEED_OPTIMIZE)
     assert status == 200 and body["status"] == "optimal"
-    services = Services(load_config(overrides))
+    composed = service_overrides(overrides)
+    services = Services(load_config(composed), composed)
     service = services.get("residential3")
     request = expand(SEED_OPTIMIZE, service.building, service.profile, service.agent, services.settings)
     assert violations(request, DayResult.from_dict(body)) == []
@@ -168,8 +169,9 @@ def test_learn_is_durable_and_idempotent_across_a_restart(overrides):
 def test_pyfunc_model_round_trip(overrides):
     from ems.service.pyfunc import package
 
-    cfg = load_config(["building=residential3", *overrides])
-    services = Services(cfg)
+    composed = service_overrides(["building=residential3", *overrides])
+    cfg = load_config(composed)
+    services = Services(cfg, composed)
     service = services.get("residential3")
     rows = pd.DataFrame([
         {"building_id": "DE_KN_residential3", "date": "2016-06-08", "prices": [0.3] * 12 + [0.2] * 12,

@@ -23,14 +23,14 @@ def children(uri: str, experiment: str) -> tuple[list, list]:
 @pytest.mark.slow
 def test_optuna_sweep_and_joblib_grid_with_report(shipped_db, tmp_path):
     common = [f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}", *SMALL]
-    run_cli("run.py", "-m", "+sweep=learning_rates", "hydra.sweeper.n_trials=4", *common, check=True)
+    run_cli("run.py", "-m", "sweep=learning_rates", "hydra.sweeper.n_trials=4", *common, check=True)
     with sqlite3.connect(tmp_path / "optuna.db") as con:
         trials = con.execute("SELECT t.number, v.value FROM trials t JOIN trial_values v USING (trial_id) "
                              "WHERE t.state = 'COMPLETE'").fetchall()
         study = con.execute("SELECT study_name FROM studies").fetchall()
     assert len(trials) == 4 and study == [("learning_rates_residential4",)]
     # Running the same command again resumes the stored study: 4 more trials in the same study.
-    run_cli("run.py", "-m", "+sweep=learning_rates", "hydra.sweeper.n_trials=4", *common, check=True)
+    run_cli("run.py", "-m", "sweep=learning_rates", "hydra.sweeper.n_trials=4", *common, check=True)
     with sqlite3.connect(tmp_path / "optuna.db") as con:
         assert con.execute("SELECT count(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0] == 8
     uri = f"sqlite:///{tmp_path}/mlflow.db"
@@ -38,7 +38,7 @@ def test_optuna_sweep_and_joblib_grid_with_report(shipped_db, tmp_path):
     assert len(parents) == 2 and len(kids) == 8
     assert all(p.info.status == "FINISHED" for p in parents)
 
-    run_cli("run.py", "-m", "+sweep=learning_rates_grid", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+    run_cli("run.py", "-m", "sweep=learning_rates_grid", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
             "learner.settings.lr_tau=5,20", "learner.settings.lr_max=0.05,0.10", *common, check=True)
     parents, kids = children(uri, "learning_rates_grid")
     assert len(parents) == 1 and len(kids) == 4
@@ -66,7 +66,7 @@ def test_a_failed_job_is_reported_and_the_sweep_goes_on(shipped_db, tmp_path):
 @pytest.mark.slow
 def test_preference_sweep_draws_a_pareto_front(shipped_db, tmp_path):
     common = [f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}", "period.n_days=5"]
-    run_cli("run.py", "-m", "+sweep=preference", "hydra.sweeper.n_trials=6", *common, check=True)
+    run_cli("run.py", "-m", "sweep=preference", "hydra.sweeper.n_trials=6", *common, check=True)
     run_cli("-m", "ems", "report", "preference", "--set", f"paths.output_dir={tmp_path}", check=True)
     out = tmp_path / "reports" / "preference"
     assert (out / "pareto_front.png").is_file()
@@ -76,7 +76,7 @@ def test_preference_sweep_draws_a_pareto_front(shipped_db, tmp_path):
 
 @pytest.mark.slow
 def test_sweep_on_a_local_ray_instance(shipped_db, tmp_path):
-    run_cli("run.py", "-m", "+sweep=learning_rates_grid", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2",
+    run_cli("run.py", "-m", "sweep=learning_rates_grid", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2",
             "learner.settings.lr_tau=5,20", "learner.settings.lr_max=0.05", "period.n_days=10",
             "learner.train_days=10", f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}", check=True)
     parents, kids = children(f"sqlite:///{tmp_path}/mlflow.db", "learning_rates_grid")

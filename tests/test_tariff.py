@@ -46,12 +46,12 @@ def test_time_of_use_on_local_hours_including_dst():
 def test_household_prior_windows_by_hand():
     prior = HouseholdPrior(windows={"dishwasher": [[19, 21], [13, 14]], "ev": [[22, 6]]}, window_weight=1.0,
                            background_weight=0.05)
-    pmf = prior.pmf("dishwasher", "weekday")
+    pmf = prior.pmf_of("dishwasher", "weekday")
     # 5 window hours at weight 1, 19 others at 0.05: total 5.95.
     assert pmf[[13, 14, 19, 20, 21]] == pytest.approx([1 / 5.95] * 5)
     assert pmf[0] == pytest.approx(0.05 / 5.95)
-    ev = prior.pmf("ev", "weekend")
+    ev = prior.pmf_of("ev", "weekend")
     assert np.flatnonzero(ev > ev.min()).tolist() == [0, 1, 2, 3, 4, 5, 6, 22, 23]
-    assert prior.pmf("heat_pump", "weekday") == pytest.approx(UniformPrior().pmf("heat_pump", "weekday"))
+    assert prior.pmf_of("heat_pump", "weekday") == pytest.approx(UniformPrior().pmf_of("heat_pump", "weekday"))
     with pytest.raises(ValueError, match="day type 'holiday'"):
-        prior.pmf("ev", "holiday")
+        prior.pmf_of("ev", "holiday")

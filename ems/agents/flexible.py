@@ -1,13 +1,14 @@
-"""FlexibleDeviceAgent: one device scheduled alone against prices (the decentralized comparison)."""
+"""FlexibleDeviceAgent: one flexible device, alive across days, scheduled alone (the decentralized comparison)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ems.optim.kinds import device_kind
 from ems.optim.optimize import optimize_day
-from ems.optim.request import DayRequest, DiscretePhaseDevice, PartialUsageDevice
+from ems.optim.request import DayRequest, Device, Grid
 from ems.optim.result import DeviceSchedule
-from ems.optim.solver import SolverSettings
+from ems.optim.solver import SolverSpec
 
 
 class InfeasibleDevice(RuntimeError):
@@ -16,20 +17,21 @@ class InfeasibleDevice(RuntimeError):
 
 @dataclass
 class FlexibleDeviceAgent:
-    """Holds one flexible device and schedules it in isolation: it sees only the
-    import price, not the house's other loads, PV, battery or grid limits."""
+    """Holds one flexible device of the day and schedules it in isolation: it sees only
+    the import price, not the house's other loads, PV, battery or grid limits.
+    ``days`` counts the days it has scheduled."""
 
-    device: DiscretePhaseDevice | PartialUsageDevice
-    solver: SolverSettings = field(default_factory=SolverSettings)
+    device: Device
+    solver: SolverSpec = field(default_factory=SolverSpec)
+    days: int = 0
 
     def optimize_day(self, import_price_eur_kwh: list[float], step_hours: float = 1.0, theta: float = 0.05) -> DeviceSchedule:
-        """The device's cheapest schedule (kW per step) at ``import_price_eur_kwh``."""
-        n = len(import_price_eur_kwh)
-        peak = max(self.device.phases_kw) if isinstance(self.device, DiscretePhaseDevice) else self.device.max_kw
-        runs = getattr(self.device, "runs", 1)
-        request = DayRequest(step_hours, list(import_price_eur_kwh), [0.0] * n, [0.0] * n, [0.0] * n,
-                             max_import_kw=peak * max(runs, 1), max_export_kw=0.0, devices=[self.device], theta=theta)
+        """The device's cheapest schedule (kW per step) at ``import_price_eur_kwh`` (EUR/kWh)."""
+        peak = device_kind(self.device.flex_model).peak_kw(self.device)
+        request = DayRequest(step_hours=step_hours, import_price_eur_kwh=list(import_price_eur_kwh),
+                             grid=Grid(max_import_kw=peak, max_export_kw=0.0), devices=[self.device], theta=theta)
         result = optimize_day(request, self.solver)
+        self.days += 1
         if not result.ok:
             raise InfeasibleDevice("; ".join(result.diagnosis))
         return result.devices[self.device.name]

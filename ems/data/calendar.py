@@ -46,3 +46,16 @@ def with_local_date(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
     """Add ``local_date``: the ``timezone`` calendar day of each (naive UTC) ``utc_hour``."""
     local = pl.col("utc_hour").dt.replace_time_zone("UTC").dt.convert_time_zone(timezone)
     return frame.with_columns(local_date=local.dt.date())
+
+
+#: Local wall-clock hours of a PMF (0..23).
+HOURS = 24
+#: The day types usage PMFs are kept for.
+DAY_TYPES = ("weekday", "weekend")
+#: Bounds that select a building's whole record in day-range queries.
+WHOLE_RECORD = (date(1900, 1, 1), date(2100, 1, 1))
+
+
+def day_type(day: date) -> str:
+    """``weekend`` for Saturday and Sunday, else ``weekday`` (the one place this is decided)."""
+    return DAY_TYPES[1] if day.isoweekday() >= 6 else DAY_TYPES[0]

@@ -168,3 +168,12 @@ def _write_source(con: duckdb.DuckDBPyConnection, source: HouseholdFile | Series
         "INSERT INTO sources (path, sha256, kind, layout, rows) VALUES (?, ?, ?, ?, ?)",
         [str(source.path), source.sha256, kind, layout, rows],
     )
+
+
+def ensure_database(data_cfg: DictConfig) -> Path:
+    """The database path; on the first run, ingest the shipped data into it."""
+    db = Path(data_cfg.db)
+    if not db.is_file():
+        log.info("no database at %s: ingesting the shipped data (first run)", db)
+        print(ingest(shipped_paths(data_cfg), data_cfg, db=db).summary())
+    return db

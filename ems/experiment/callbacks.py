@@ -31,7 +31,7 @@ class PrepareOutputs(Callback):
     """See the module docstring."""
 
     def _prepare(self, config: DictConfig):
-        from ems.experiment.runner import ensure_database
+        from ems.data.ingest import ensure_database
 
         Path(config.paths.output_dir).mkdir(parents=True, exist_ok=True)
         ensure_database(config.data)

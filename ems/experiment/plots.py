@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
-DPI = 120
+from ems.figures import save_figure  # noqa: E402
+
 
 
 def day_schedule(steps: pl.DataFrame, day, title: str, path: Path) -> Path:
@@ -69,11 +70,3 @@ def _edge(values: pl.Series) -> list[float]:
     """Step values with the last one repeated, so a post-step plot shows the final step in full."""
     v = values.to_list()
     return v + v[-1:]
-
-
-def save_figure(fig, path: Path, dpi: int = DPI) -> Path:
-    """Write ``fig`` as PNG to ``path`` and free it (every ems plot goes through here)."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path

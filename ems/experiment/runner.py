@@ -1,8 +1,9 @@
 """The generic experiment runner behind ``run.py``.
 
-It instantiates whatever the config groups name (``_target_``), replays the
-period's real days with the configured mode, prints the KPI table and writes
-outputs and MLflow runs. It knows no agent class by name.
+It instantiates whatever the config groups name (``_target_``) into a typed
+:class:`~ems.experiment.protocols.Experiment`, replays the period's real days
+with the configured mode, prints the KPI table and writes outputs and MLflow
+runs. It knows no agent class by name.
 """
 
 from __future__ import annotations
@@ -15,24 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
 
-from ems.config import group_option, instantiate
+from ems.config import load_config, override_key
+from ems.data.days import DayData, load_days, select_days
 from ems.data.errors import DataError
-from ems.data.ingest import ingest, shipped_paths
+from ems.data.ingest import ensure_database
 from ems.data.store import Store
 from ems.experiment import plots
-from ems.experiment.days import DayData, load_days, select_days
+from ems.experiment.protocols import Experiment
 from ems.experiment.replay import ReplayOutcome, replay
 from ems.experiment.summary import daily_frame, table, totals
 
 log = logging.getLogger(__name__)
 
-#: Config groups whose node is instantiated for an experiment.
-COMPONENTS = ("building", "mode", "tariff", "battery", "ev", "prior", "solver", "forecast", "replay", "learner")
 #: Per-day columns logged to MLflow as step metrics.
 DAILY_METRICS = ("energy_cost_eur", "baseline_cost_eur", "savings_eur", "peak_import_kw", "kwh_shifted",
                  "battery_cycles", "solve_seconds")
+#: The groups ``compare`` varies.
+COMPARED = ("mode", "battery")
 
 
 @dataclass
@@ -43,15 +46,6 @@ class Period:
     skipped: dict[str, int]
     max_kw: dict[str, float]
     sources: list[str]
-
-
-def ensure_database(data_cfg: DictConfig) -> Path:
-    """The database path; on the first run, ingest the shipped data into it."""
-    db = Path(data_cfg.db)
-    if not db.is_file():
-        log.info("no database at %s: ingesting the shipped data (first run)", db)
-        print(ingest(shipped_paths(data_cfg), data_cfg, db=db).summary())
-    return db
 
 
 def load_period(cfg: DictConfig, building) -> Period:
@@ -72,51 +66,52 @@ def load_period(cfg: DictConfig, building) -> Period:
     return Period(valid, counts, dict(zip(peaks["device"], peaks["kw"])), sources["sha256"].to_list())
 
 
-def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None,
-                   parent_run_id: str | None = None, job_label: str | None = None) -> float | list[float]:
+def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id: str | None = None,
+                   job_label: str | None = None, overrides: list[str] | None = None) -> float | list[float]:
     """Run the configured experiment; print and record its KPIs; return its objective.
 
     ``objective`` names the KPI a sweeper optimises (default the energy cost in
     EUR); a list of names returns one value each (multi-objective sweeps).
     With ``compare`` set (``experiment=compare``) every listed mode x battery
-    combination runs on the same days under one parent MLflow run, and the
-    first combination's objective is returned. ``parent_run_id`` nests the
-    run(s) under a sweep's MLflow run; ``job_label`` prefixes their names.
+    combination is composed by Hydra with the user's ``overrides`` (default:
+    the command line's) and runs on the same days under one parent MLflow
+    run; the first combination's objective is returned. ``parent_run_id``
+    nests the run(s) under a sweep's MLflow run; ``job_label`` prefixes their names.
     """
-    parts: dict[str, Any] = {name: instantiate(cfg.get(name)) for name in COMPONENTS}
-    period = load_period(cfg, parts["building"])
-    if parts["learner"] is not None and period.days:
+    first = Experiment.from_config(cfg)
+    period = load_period(cfg, first.building)
+    if first.learner is not None and period.days:
         with Store(cfg.data.db, cfg.data.timezone) as store:
-            parts["learner"].prepare(store, parts["building"], period.days[0].day, period.days[-1].day)
+            first.learner.prepare(store, first.building, period.days[0].day, period.days[-1].day)
     out = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="ems-run-"))
     tracker = _tracker(cfg)
-    combos = _combinations(cfg, parts)
+    combos = _combinations(cfg, first, _user_overrides(overrides))
     parent = parent_run_id
     if tracker is not None and len(combos) > 1:
         parent = tracker.start(cfg.name, _params(cfg), _tags(cfg, period), parent_run_id)
     columns = {}
-    for label, (combo, combo_cfg) in combos.items():
-        combo = {**combo, "learner": copy.deepcopy(parts["learner"])}  # each run learns from the same start
-        outcome = replay(period.days, combo, parts["replay"], period.max_kw, cfg.theta)
+    for label, (exp, combo_cfg) in combos.items():
+        exp.learner = copy.deepcopy(first.learner)  # each run learns from the same prepared start
+        outcome = replay(period.days, exp, period.max_kw)
         outcome.skipped.update(period.skipped)
         columns[label] = totals(outcome)
         run_dir = out / label if len(combos) > 1 else out
         run_dir.mkdir(parents=True, exist_ok=True)
-        if combo["learner"] is not None:
-            combo["learner"].finish(run_dir)
-            columns[label].update(combo["learner"].metrics())
-        _write(run_dir, combo_cfg, outcome, columns[label], f"{parts['building'].id} {label}")
+        if exp.learner is not None:
+            exp.learner.finish(run_dir)
+            columns[label].update(exp.learner.metrics())
+        _write(run_dir, combo_cfg, outcome, columns[label], f"{exp.building.id} {label}")
         if tracker is not None:
             name = f"{job_label} {label}" if job_label else label
-            run_id = tracker.start(name[:250], _params(combo_cfg, combo), _tags(cfg, period), parent)
+            run_id = tracker.start(name[:250], _params(combo_cfg, exp), _tags(cfg, period), parent)
             tracker.log_daily(run_id, daily_frame(outcome), list(DAILY_METRICS))
             tracker.log_totals(run_id, columns[label])
             tracker.finish(run_id, run_dir)
     if parent is not None and parent != parent_run_id:
         tracker.log_totals(parent, {f"{k}/{label}": v for label, c in columns.items() for k, v in c.items()})
         tracker.finish(parent)
-    print(table(columns, f"{parts['building'].id} | {_period_text(period)} | {type(parts['tariff']).__name__} | "
-                         f"forecast {parts['forecast'].name}"))
+    print(table(columns, f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | "
+                         f"forecast {first.forecast.name}"))
     return objective(cfg.objective, next(iter(columns.values())))
 
 
@@ -127,19 +122,36 @@ def objective(names: Any, result: dict[str, float]) -> float | list[float]:
     return [float(result.get(name, float("nan"))) for name in names]
 
 
-def _combinations(cfg: DictConfig, parts: dict[str, Any]) -> dict[str, tuple[dict[str, Any], DictConfig]]:
-    """label -> (parts, config); one entry unless ``compare`` lists modes and batteries."""
+def _user_overrides(overrides: list[str] | None) -> list[str]:
+    """The overrides the run was composed with: given, else the Hydra command line's."""
+    if overrides is not None:
+        return list(overrides)
+    if HydraConfig.initialized():
+        return list(HydraConfig.get().overrides.task)
+    return []
+
+
+def _combinations(cfg: DictConfig, first: Experiment, overrides: list[str]) -> dict[str, tuple[Experiment, DictConfig]]:
+    """label -> (experiment, config); one entry unless ``compare`` lists modes and batteries.
+
+    Each combination is composed by Hydra from the user's overrides with its
+    own ``mode=`` / ``battery=`` choice; the user's keys under ``mode.`` or
+    ``battery.`` (e.g. ``mode.w_prob=0.5``) apply to every combination whose
+    option has that key (so to phases, not to baseline).
+    """
     spec = cfg.get("compare")
     if not spec:
-        return {parts["mode"].name: (parts, cfg)}
+        return {first.mode.name: (first, cfg)}
+    chosen = [o for o in overrides if override_key(o) not in COMPARED]
     combos = {}
     for battery in spec.battery:
         for mode in spec.modes:
-            node = copy.deepcopy(cfg)
-            with open_dict(node):
-                node.mode, node.battery = group_option("mode", mode), group_option("battery", battery)
-            combos[f"{mode}/{battery}"] = (
-                {**parts, "mode": instantiate(node.mode), "battery": instantiate(node.battery)}, node)
+            selection = [f"mode={mode}", f"battery={battery}"]
+            plain = [o for o in chosen if override_key(o).split(".")[0] not in COMPARED]
+            probe = load_config(plain + selection)
+            keep = [o for o in chosen if o in plain or OmegaConf.select(probe, override_key(o)) is not None]
+            node = load_config(keep + selection)
+            combos[f"{mode}/{battery}"] = (Experiment.from_config(node), node)
     return combos
 
 
@@ -173,14 +185,14 @@ def _tracker(cfg: DictConfig):
     return Tracker(cfg.tracking.uri, cfg.name, cfg.tracking.artifact_root)
 
 
-def _params(cfg: DictConfig, combo: dict[str, Any] | None = None) -> dict[str, str]:
+def _params(cfg: DictConfig, exp: Experiment | None = None) -> dict[str, str]:
     from ems.experiment.tracking import flatten
 
     params = flatten(cfg)
-    if combo is not None:
-        params["mode.name"] = combo["mode"].name
-        params["battery.enabled"] = str(combo["battery"] is not None)
-        params["ev.enabled"] = str(combo["ev"] is not None)
+    if exp is not None:
+        params["mode.name"] = exp.mode.name
+        params["battery.enabled"] = str(exp.battery is not None)
+        params["ev.enabled"] = str(exp.ev is not None)
     return params
 
 

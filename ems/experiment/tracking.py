@@ -19,6 +19,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import logging  # noqa: E402
 
+from ems.mlflow_store import ensure_experiment  # noqa: E402
+
 import mlflow  # noqa: E402
 import polars as pl  # noqa: E402
 from mlflow.entities import Metric, Param  # noqa: E402
@@ -60,15 +62,6 @@ def git_commit() -> str:
 def data_hash(source_sha256: list[str]) -> str:
     """One hash over the SHA-256 of every ingested source file."""
     return hashlib.sha256("".join(sorted(source_sha256)).encode()).hexdigest()[:16]
-
-
-def ensure_experiment(client: mlflow.MlflowClient, name: str, artifact_root: str) -> str:
-    """The id of experiment ``name``, created with its artifacts below ``artifact_root``
-    (never MLflow's default ``./mlruns`` in whatever folder the command runs from)."""
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    return client.create_experiment(name, artifact_location=Path(artifact_root, name).resolve().as_uri())
 
 
 class Tracker:

@@ -12,7 +12,7 @@ import numpy as np
 from ems.learning import state
 from ems.learning.evaluate import HeldOut
 from ems.learning.pmf import LearningSettings, ProbabilityModelAgent
-from ems.learning.priors import DAY_TYPES, HOURS
+from ems.data.calendar import DAY_TYPES, HOURS, day_type
 from ems.learning.runs import RunSettings
 from ems.learning.usage import Usage, load_usage, start_histogram
 
@@ -43,8 +43,9 @@ class DailyLearner:
         if resume and self.state_path is not None and state.load(self.agent, self.state_path):
             log.info("resumed %d learned device-days from %s", len(self.agent.learned), self.state_path)
 
-    def pmf(self, device: str, day_type: str) -> np.ndarray:
-        return self.agent.pmf(device, day_type)
+    def pmf(self, device: str, day: date) -> np.ndarray:
+        """The PMF held now for ``day`` (24 local hours)."""
+        return self.agent.pmf(device, day)
 
     def prepare(self, store, building, first: date, last: date) -> None:
         """Load the meters' usage and learn the ``train_days`` days before ``first``."""
@@ -61,13 +62,13 @@ class DailyLearner:
         self._learn(day, score=True)
 
     def _learn(self, day: date, score: bool) -> None:
-        day_type = DAY_TYPES[1] if day.isoweekday() >= 6 else DAY_TYPES[0]
+        kind = day_type(day)
         for device, days in self.usage.learnable_days.items():
             if day not in days or (device, day) in self.agent.learned:
                 continue
             if score:
-                pmfs = {"learned": self.agent.pmf(device, day_type), "uniform": np.full(HOURS, 1.0 / HOURS),
-                        "static": self._static[device, day_type]}
+                pmfs = {"learned": self.agent.pmf_of(device, kind), "uniform": np.full(HOURS, 1.0 / HOURS),
+                        "static": self._static[device, kind]}
                 self.heldout.score(device, self.usage.start_hours(device, day), pmfs)
             self.agent.observe(device, day, self.usage.indicator(device, day))
 

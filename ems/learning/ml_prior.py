@@ -14,11 +14,12 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+from ems.data.calendar import WHOLE_RECORD
 from ems.data.store import Store
 from ems.learning import registry
 from ems.learning.features import daily_frame, weather_frame
 from ems.learning.predictor import predict_daily, predict_hourly
-from ems.learning.priors import HOURS, _check_day_type
+from ems.data.calendar import HOURS
 from ems.learning.runs import RunSettings
 from ems.learning.usage import load_usage
 
@@ -34,7 +35,7 @@ class MLPrior:
         self.building, self.alias = building, alias
         registry.mlflow.set_tracking_uri(tracking_uri)
         with Store(db, timezone) as store:
-            self.usage = load_usage(store, building, date(1990, 1, 1), date(2100, 1, 1), runs or RunSettings())
+            self.usage = load_usage(store, building, *WHOLE_RECORD, runs or RunSettings())
             days = [d for ds in self.usage.learnable_days.values() for d in ds] or [date(2016, 1, 1)]
             self.weather = weather_frame(store, min(days) - timedelta(days=HISTORY_DAYS), max(days))
         self.models: dict[tuple[str, str], object] = {}
@@ -62,7 +63,8 @@ class MLPrior:
         model = self._model(device, "daily")
         return float(predict_daily(model, self.features(device, day))[0]) if model is not None else float("nan")
 
-    def pmf_for_day(self, device: str, day: date) -> np.ndarray:
+    def pmf(self, device: str, day: date) -> np.ndarray:
+        """The hourly model's normalised P(usage in hour | used) for local ``day``."""
         model = self._model(device, "hourly")
         if model is None:
             return np.full(HOURS, 1.0 / HOURS)
@@ -73,8 +75,3 @@ class MLPrior:
         hours = hours.join(temps, on="hour", how="left").sort("hour")
         p = predict_hourly(model, hours)
         return p / p.sum()
-
-    def pmf(self, device: str, day_type: str) -> np.ndarray:
-        """Without a date the models cannot be asked: uniform (modes use :meth:`pmf_for_day`)."""
-        _check_day_type(day_type)
-        return np.full(HOURS, 1.0 / HOURS)

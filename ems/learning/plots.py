@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from ems.experiment.plots import save_figure  # noqa: E402
+from ems.figures import save_figure  # noqa: E402
 
 
 def learning_plots(updates: pl.DataFrame, out: Path) -> list[Path]:

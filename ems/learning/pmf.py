@@ -23,7 +23,8 @@ from datetime import date, datetime, timezone
 
 import numpy as np
 
-from ems.learning.priors import DAY_TYPES, HOURS
+from ems.data.calendar import HOURS, day_type
+from ems.learning.priors import DayTypePmfs
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
@@ -104,13 +105,17 @@ class Update:
     at_utc: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))
 
 
-class ProbabilityModelAgent:
+class ProbabilityModelAgent(DayTypePmfs):
     """Holds one PMF per device and day type, starting from ``prior``, and learns from observed days.
 
-    It is itself a prior (``pmf(device, day_type)``), so the phases mode can use it directly.
+    It is itself a PMF source (``pmf(device, day)``), so the phases mode can use it directly.
+    ``prior`` must be a day-type source (uniform, household, learned).
     """
 
-    def __init__(self, prior, settings: LearningSettings | None = None, name: str = "adaptive"):
+    def __init__(self, prior: DayTypePmfs, settings: LearningSettings | None = None, name: str = "adaptive"):
+        if not isinstance(prior, DayTypePmfs):
+            raise ValueError(f"learner: the prior must give one PMF per day type (prior=uniform, household or "
+                             f"learned), not {type(prior).__name__}")
         self.prior = prior
         self.settings = settings or LearningSettings()
         self.name = name
@@ -120,27 +125,27 @@ class ProbabilityModelAgent:
         self.history: list[Update] = []
         self.learned: set[tuple[str, date]] = set()
 
-    def pmf(self, device: str, day_type: str) -> np.ndarray:
+    def pmf_of(self, device: str, day_type: str) -> np.ndarray:
         """The current PMF (a copy), the prior's until the first update."""
         key = (device, day_type)
         if key not in self.pmfs:
-            self.pmfs[key] = np.asarray(self.prior.pmf(device, day_type), float).copy()
+            self.pmfs[key] = np.asarray(self.prior.pmf_of(device, day_type), float).copy()
         return self.pmfs[key].copy()
 
     def observe(self, device: str, day: date, used: np.ndarray) -> Update | None:
         """Learn one local day's usage indicator (24 local hours); a (device, day) seen before is ignored."""
         if (device, day) in self.learned:
             return None
-        day_type = DAY_TYPES[1] if day.isoweekday() >= 6 else DAY_TYPES[0]
-        key, s = (device, day_type), self.settings
-        before = self.pmf(device, day_type)
+        kind = day_type(day)
+        key, s = (device, kind), self.settings
+        before = self.pmf_of(device, kind)
         n = self.counts.get(key, 0)
         lr = learning_rate(n, self.js_recent.get(key, 0.0), s)
         after, delta = update_pmf(before, used, lr, s.delta_cap)
         step = js_divergence(before, after)
-        prior = np.asarray(self.prior.pmf(device, day_type), float)
+        prior = np.asarray(self.prior.pmf_of(device, kind), float)
         top_before, top_after = top_hours(before, s.top_n), top_hours(after, s.top_n)
-        record = Update(device, day_type, day, n + 1, lr, before.tolist(), after.tolist(), delta.tolist(), step,
+        record = Update(device, kind, day, n + 1, lr, before.tolist(), after.tolist(), delta.tolist(), step,
                         js_divergence(prior, after), entropy(after), len(set(top_after) - set(top_before)),
                         int(np.sum(used)))
         self.pmfs[key], self.counts[key], self.js_recent[key] = after, n + 1, step

@@ -7,24 +7,52 @@ to 1. Day types are ``weekday`` and ``weekend``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-HOURS = 24
-DAY_TYPES = ("weekday", "weekend")
+from ems.data.calendar import DAY_TYPES, HOURS, day_type, parse_day
+from ems.data.store import Store
+from ems.learning.runs import RunSettings
+from ems.learning.usage import load_usage, start_histogram
+
+__all__ = ["DAY_TYPES", "HOURS", "DayTypePmfs", "HouseholdPrior", "LearnedPrior", "PmfSource", "UniformPrior",
+           "informative"]
+
+
+@runtime_checkable
+class PmfSource(Protocol):
+    """Anything that gives a device's usage PMF for a local day: 24 values over local hours 0..23, summing to 1.
+
+    Every prior, learner and packaged PMF table implements this one method.
+    """
+
+    def pmf(self, device: str, day: date) -> np.ndarray: ...
+
+
+class DayTypePmfs:
+    """A PMF source whose PMFs depend on the day only through its day type (weekday/weekend)."""
+
+    def pmf(self, device: str, day: date) -> np.ndarray:
+        return self.pmf_of(device, day_type(day))
+
+    def pmf_of(self, device: str, day_type: str) -> np.ndarray:
+        """The PMF of ``device`` on days of ``day_type``."""
+        raise NotImplementedError
 
 
 @dataclass
-class UniformPrior:
+class UniformPrior(DayTypePmfs):
     """Every hour equally likely (1/24)."""
 
-    def pmf(self, device: str, day_type: str) -> np.ndarray:
+    def pmf_of(self, device: str, day_type: str) -> np.ndarray:
         _check_day_type(day_type)
         return np.full(HOURS, 1.0 / HOURS)
 
 
 @dataclass
-class HouseholdPrior:
+class HouseholdPrior(DayTypePmfs):
     """The seed's realistic priors: usage windows per device in local hours.
 
     ``windows[device]`` is a list of inclusive ``[first_hour, last_hour]``
@@ -45,7 +73,7 @@ class HouseholdPrior:
                 if len(pair) != 2 or not all(0 <= h < HOURS for h in pair):
                     raise ValueError(f"prior.windows.{device}: {pair!r} is not a [first_hour, last_hour] pair in 0..23")
 
-    def pmf(self, device: str, day_type: str) -> np.ndarray:
+    def pmf_of(self, device: str, day_type: str) -> np.ndarray:
         _check_day_type(day_type)
         ranges = self.windows.get(device)
         if not ranges:
@@ -70,7 +98,7 @@ def _check_day_type(day_type: str) -> None:
 
 
 @dataclass
-class LearnedPrior:
+class LearnedPrior(DayTypePmfs):
     """Smoothed start-hour histogram of each device over the ``days`` local days before ``before``
     (the experiment's first day), read from the store; ``smoothing`` pseudo-counts per hour."""
 
@@ -83,13 +111,6 @@ class LearnedPrior:
     runs: object = None
 
     def __post_init__(self) -> None:
-        from datetime import timedelta
-
-        from ems.data.calendar import parse_day
-        from ems.data.store import Store
-        from ems.learning.runs import RunSettings
-        from ems.learning.usage import load_usage
-
         if self.before is None:
             raise ValueError("prior=learned needs period.start: its histogram is learned from the days before it")
         first_day = parse_day(self.before, "period.start")
@@ -98,8 +119,6 @@ class LearnedPrior:
                                first_day - timedelta(days=1), self.runs or RunSettings())
         self._events = usage.events
 
-    def pmf(self, device: str, day_type: str) -> np.ndarray:
-        from ems.learning.usage import start_histogram
-
+    def pmf_of(self, device: str, day_type: str) -> np.ndarray:
         _check_day_type(day_type)
         return start_histogram(self._events, device, day_type, self.smoothing)

@@ -16,17 +16,17 @@ import numpy as np  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from ems.data.calendar import WHOLE_RECORD  # noqa: E402
 from ems.data.store import Store  # noqa: E402
-from ems.experiment.plots import save_figure  # noqa: E402
-from ems.experiment.tracking import ensure_experiment  # noqa: E402
+from ems.figures import save_figure  # noqa: E402
+from ems.mlflow_store import ensure_experiment  # noqa: E402
 from ems.learning import registry  # noqa: E402
 from ems.learning.features import DAILY, HOURLY, daily_frame, hourly_frame, weather_frame  # noqa: E402
 from ems.learning.predictor import (PredictorSettings, dow_baseline, hour_baseline, metrics, model_input,  # noqa: E402
                                     predict_daily, predict_hourly, split_by_time, train_daily, train_hourly)
-from ems.learning.usage import FLEX_MODELS, load_usage  # noqa: E402
+from ems.learning.usage import load_usage  # noqa: E402
 
 log = logging.getLogger(__name__)
-FAR_PAST, FAR_FUTURE = date(1990, 1, 1), date(2100, 1, 1)
 
 
 @dataclass
@@ -47,7 +47,7 @@ class DeviceReport:
 def train_building(store: Store, building, settings: PredictorSettings, runs, tracking_uri: str, experiment: str,
                    alias: str, artifact_root: str) -> list[DeviceReport]:
     """Train every flexible device of ``building`` with enough usage; skip (and report) the rest."""
-    usage = load_usage(store, building, FAR_PAST, FAR_FUTURE, runs)
+    usage = load_usage(store, building, *WHOLE_RECORD, runs)
     days = [d for ds in usage.learnable_days.values() for d in ds]
     if not days:
         return []
@@ -56,7 +56,7 @@ def train_building(store: Store, building, settings: PredictorSettings, runs, tr
     registry.mlflow.set_tracking_uri(tracking_uri)
     experiment_id = ensure_experiment(client, experiment, artifact_root)
     reports = []
-    for device in tqdm([d for d, f in building.devices.items() if f in FLEX_MODELS], desc=f"training {building.id}",
+    for device in tqdm(building.usage_devices(), desc=f"training {building.id}",
                        unit="device"):
         frame = daily_frame(usage, device, weather, min(days), max(days)) if usage.learnable_days.get(device) else None
         report = _train_device(building.id, device, frame, usage, weather, settings, client, experiment_id, alias)

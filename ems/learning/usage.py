@@ -9,11 +9,8 @@ import numpy as np
 import polars as pl
 
 from ems.data.store import Store
-from ems.learning.priors import HOURS
+from ems.data.calendar import HOURS
 from ems.learning.runs import RunSettings, events
-
-FLEX_MODELS = ("discrete_phase", "partial_usage")
-
 
 @dataclass
 class Usage:
@@ -37,7 +34,7 @@ class Usage:
 
 def load_usage(store: Store, building, first: date, last: date, runs: RunSettings) -> Usage:
     """Usage of ``building``'s discrete-phase and partial-usage devices on local days [first, last]."""
-    devices = [d for d, f in building.devices.items() if f in FLEX_MODELS]
+    devices = building.usage_devices()
     readings = store.query(
         "SELECT device, utc_hour, local_date, energy_kwh, learnable FROM readings WHERE building = ? "
         "AND device IN (SELECT unnest(?)) AND local_date BETWEEN ? AND ?", [building.id, devices, first, last])

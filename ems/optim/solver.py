@@ -1,34 +1,40 @@
-"""Solver settings and the PuLP solver objects they build (HiGHS default, CBC selectable)."""
+"""The MILP solver of a request or a run (HiGHS default, CBC selectable) and the PuLP object it builds.
+
+One record serves the day request's ``solver`` field and the ``solver`` config
+group (``_target_: ems.optim.solver.SolverSpec``), so it is validated once.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
 
 import pulp
+from pydantic import Field, model_validator
+
+from ems.optim.kinds.base import Positive, Record
 
 SOLVERS = {"highs": "HiGHS", "cbc": "PULP_CBC_CMD"}
 
 
-@dataclass
-class SolverSettings:
+class SolverSpec(Record):
     """Which MILP solver to use and how hard to try.
 
-    ``mip_rel_gap`` 0 asks for a proven optimum; ``time_limit_s`` bounds one solve.
+    ``mip_rel_gap`` 0 asks for a proven optimum; ``time_limit_s`` bounds one
+    solve (seconds); ``threads`` per solve; ``msg`` prints the solver's log.
     """
 
+    label = "solver"
     name: str = "highs"
-    mip_rel_gap: float = 0.0
-    time_limit_s: float = 60.0
-    threads: int = 1
+    mip_rel_gap: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    time_limit_s: Positive = 60.0
+    threads: Annotated[int, Field(ge=1)] = 1
     msg: bool = False
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _known(self) -> "SolverSpec":
         if self.name not in SOLVERS:
-            raise ValueError(f"solver.name={self.name!r} is not one of {', '.join(SOLVERS)}")
-        if not 0 <= self.mip_rel_gap < 1:
-            raise ValueError(f"solver.mip_rel_gap={self.mip_rel_gap!r} must be in [0, 1)")
-        if not self.time_limit_s > 0:
-            raise ValueError(f"solver.time_limit_s={self.time_limit_s!r} must be positive")
+            raise ValueError(f"name={self.name!r}: must be one of {', '.join(SOLVERS)}")
+        return self
 
     def available(self) -> bool:
         """Whether this solver is installed and runnable here."""

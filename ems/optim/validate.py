@@ -1,14 +1,16 @@
 """An independent check of a schedule: recomputed from the request and the result alone.
 
-It shares no code with the model. Every violation is collected; a schedule
-with any violation is an error (:class:`ScheduleViolation`), never a warning.
+It shares no code with the model: each part is checked by this module's own
+entry for its kind (:data:`DEVICE_CHECKS`, :data:`STORAGE_CHECKS`), so a kind
+without a check is itself a violation. Every violation is collected; a
+schedule with any violation is an error (:class:`ScheduleViolation`), never a warning.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ems.optim.request import DayRequest, DiscretePhaseDevice
+from ems.optim.request import DayRequest
 from ems.optim.result import DayResult
 
 TOL = 1e-5  # kW / kWh / EUR: solver feasibility tolerance with margin
@@ -44,8 +46,14 @@ def violations(r: DayRequest, res: DayResult) -> list[str]:
         power = _device(r, d, res, check)
         if power is not None:
             load += power
-    for name in ("battery", "ev"):
-        load += _storage(r, name, getattr(r, name), getattr(res, name), check)
+    for name, checker in STORAGE_CHECKS.items():
+        spec, sched = getattr(r, name), getattr(res, name)
+        if spec is None:
+            check(sched is None, f"{name}: scheduled but not in the request")
+        elif sched is None:
+            check(False, f"{name}: missing from the result")
+        else:
+            load += checker(r, spec, sched, check)
     gap = imp - exp + pv - curt - load
     bad = np.flatnonzero(np.abs(gap) > TOL)
     check(len(bad) == 0, f"balance: supply and demand differ by {gap[bad[0]]:.6f} kW at step {bad[0]}" if len(bad) else "")
@@ -67,7 +75,7 @@ def validate(r: DayRequest, res: DayResult) -> None:
 
 
 def _device(r: DayRequest, d, res: DayResult, check) -> np.ndarray | None:
-    n, dt = r.n_steps, r.step_hours
+    n = r.n_steps
     sched = res.devices.get(d.name)
     check(sched is not None, f"{d.name}: missing from the result")
     if sched is None:
@@ -76,22 +84,35 @@ def _device(r: DayRequest, d, res: DayResult, check) -> np.ndarray | None:
     check(power.shape == (n,), f"{d.name}.power_kw: {len(sched.power_kw)} values, expected {n}")
     if power.shape != (n,):
         return None
+    checker = DEVICE_CHECKS.get(d.flex_model)
+    if checker is None:
+        check(False, f"{d.name}: no validator check for flex_model={d.flex_model!r}")
+        return None
+    return checker(r, d, sched, power, check)
+
+
+def _cycle(r: DayRequest, d, sched, power: np.ndarray, check) -> np.ndarray:
+    n = r.n_steps
     pmf = None if d.pmf is None else np.asarray(d.pmf)
-    if isinstance(d, DiscretePhaseDevice):
-        length = len(d.phases_kw)
-        starts = sorted(sched.starts or [])
-        check(len(starts) == d.runs, f"{d.name}: {len(starts)} starts, expected {d.runs} runs")
-        expected = np.zeros(n)
-        for k in starts:
-            check(d.earliest_start <= k and k + length <= d.latest_end,
-                  f"{d.name}: cycle starting at step {k} leaves [{d.earliest_start}, {d.latest_end})")
-            if pmf is not None:
-                check(bool((pmf[k:k + length] >= r.theta).all()), f"{d.name}: cycle at step {k} runs in steps with P < theta")
-            expected[k:k + length] += np.asarray(d.phases_kw)[: max(0, min(length, n - k))]
-        for a, b in zip(starts, starts[1:]):
-            check(b - a >= length + d.min_gap_steps, f"{d.name}: runs at steps {a} and {b} overlap or violate the gap")
-        check(bool(np.allclose(power, expected, atol=TOL)), f"{d.name}: power_kw is not the cycle started at {starts}")
-        return expected
+    length = len(d.phases_kw)
+    starts = sorted(sched.starts or [])
+    check(len(starts) == d.runs, f"{d.name}: {len(starts)} starts, expected {d.runs} runs")
+    expected = np.zeros(n)
+    for k in starts:
+        check(d.earliest_start <= k and k + length <= d.latest_end,
+              f"{d.name}: cycle starting at step {k} leaves [{d.earliest_start}, {d.latest_end})")
+        if pmf is not None:
+            check(bool((pmf[k:k + length] >= r.theta).all()), f"{d.name}: cycle at step {k} runs in steps with P < theta")
+        expected[k:k + length] += np.asarray(d.phases_kw)[: max(0, min(length, n - k))]
+    for a, b in zip(starts, starts[1:]):
+        check(b - a >= length + d.min_gap_steps, f"{d.name}: runs at steps {a} and {b} overlap or violate the gap")
+    check(bool(np.allclose(power, expected, atol=TOL)), f"{d.name}: power_kw is not the cycle started at {starts}")
+    return expected
+
+
+def _window(r: DayRequest, d, sched, power: np.ndarray, check) -> np.ndarray:
+    n, dt = r.n_steps, r.step_hours
+    pmf = None if d.pmf is None else np.asarray(d.pmf)
     outside = np.ones(n, dtype=bool)
     outside[d.earliest_start:d.latest_end] = False
     if pmf is not None:
@@ -105,38 +126,61 @@ def _device(r: DayRequest, d, res: DayResult, check) -> np.ndarray | None:
     return power
 
 
-def _storage(r: DayRequest, name: str, spec, sched, check) -> np.ndarray:
-    n, dt = r.n_steps, r.step_hours
-    if spec is None:
-        check(sched is None, f"{name}: scheduled but not in the request")
-        return np.zeros(n)
-    if sched is None:
-        check(False, f"{name}: missing from the result")
-        return np.zeros(n)
+def _flows(name: str, sched, n: int, check) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     ch = np.asarray(sched.charge_kw, dtype=float)
     dis = np.asarray(sched.discharge_kw if sched.discharge_kw is not None else np.zeros(n), dtype=float)
     soc = np.asarray(sched.soc_kwh, dtype=float)
     if ch.shape != (n,) or dis.shape != (n,) or soc.shape != (n + 1,):
         check(False, f"{name}: charge/discharge need {n} values and soc_kwh {n + 1}")
-        return np.zeros(n)
-    if name == "battery":
-        eta_in, eta_out, max_in, max_out = spec.charge_efficiency, spec.discharge_efficiency, spec.max_charge_kw, spec.max_discharge_kw
-        low, high, init = spec.soc_min_kwh, spec.soc_max_kwh, spec.soc_init_kwh
-        check(soc[-1] >= spec.soc_final_min_kwh - TOL, f"battery: final SOC {soc[-1]:.4f} < soc_final_min_kwh")
-        plugged = np.ones(n, dtype=bool)
-    else:
-        eta_in, eta_out, max_in = spec.charge_efficiency, spec.discharge_efficiency, spec.max_charge_kw
-        max_out = spec.max_discharge_kw if spec.v2g else 0.0
-        low, high, init = 0.0, spec.capacity_kwh, spec.soc_init_kwh
-        plugged = np.zeros(n, dtype=bool)
-        plugged[spec.arrival_step:spec.deadline_step] = True
-        check(soc[spec.deadline_step] >= spec.soc_target_kwh - TOL,
-              f"ev: SOC {soc[spec.deadline_step]:.4f} kWh at step {spec.deadline_step} < soc_target_kwh {spec.soc_target_kwh}")
-    check(abs(soc[0] - init) <= TOL, f"{name}: SOC starts at {soc[0]}, not {init}")
+        return None
+    return ch, dis, soc
+
+
+def _limits(name: str, ch, dis, max_in, max_out, plugged, eta_in, eta_out, soc, low, high, dt, follows, check):
     check(bool((ch >= -TOL).all() and (ch <= max_in * plugged + TOL).all()), f"{name}: charge outside its limits")
     check(bool((dis >= -TOL).all() and (dis <= max_out * plugged + TOL).all()), f"{name}: discharge outside its limits")
     check(bool((np.minimum(ch, dis) <= TOL).all()), f"{name}: charges and discharges in the same step")
     step = soc[1:] - soc[:-1] - dt * (eta_in * ch - dis / eta_out)
-    check(bool((np.abs(step) <= TOL).all()), f"{name}: SOC does not follow charge and discharge")
+    check(bool((np.abs(step[follows]) <= TOL).all()), f"{name}: SOC does not follow charge and discharge")
     check(bool((soc >= low - TOL).all() and (soc <= high + TOL).all()), f"{name}: SOC outside [{low}, {high}]")
+
+
+def _battery(r: DayRequest, b, sched, check) -> np.ndarray:
+    n = r.n_steps
+    flows = _flows("battery", sched, n, check)
+    if flows is None:
+        return np.zeros(n)
+    ch, dis, soc = flows
+    check(abs(soc[0] - b.soc_init_kwh) <= TOL, f"battery: SOC starts at {soc[0]}, not {b.soc_init_kwh}")
+    check(soc[-1] >= b.soc_final_min_kwh - TOL, f"battery: final SOC {soc[-1]:.4f} < soc_final_min_kwh")
+    _limits("battery", ch, dis, b.max_charge_kw, b.max_discharge_kw, np.ones(n, dtype=bool), b.charge_efficiency,
+            b.discharge_efficiency, soc, b.soc_min_kwh, b.soc_max_kwh, r.step_hours, np.ones(n, dtype=bool), check)
     return ch - dis
+
+
+def _ev(r: DayRequest, ev, sched, check) -> np.ndarray:
+    """Per session: SOC soc_init on arrival, following charge while plugged in, >= target on leaving."""
+    n = r.n_steps
+    flows = _flows("ev", sched, n, check)
+    if flows is None:
+        return np.zeros(n)
+    ch, dis, soc = flows
+    plugged = np.zeros(n, dtype=bool)
+    follows = np.ones(n, dtype=bool)  # steps whose SOC change is charge/discharge (not a new arrival)
+    for i, s in enumerate(ev.sessions):
+        plugged[s.arrival_step:s.deadline_step] = True
+        check(abs(soc[s.arrival_step] - s.soc_init_kwh) <= TOL,
+              f"ev: SOC {soc[s.arrival_step]:.4f} kWh on arrival at step {s.arrival_step}, not {s.soc_init_kwh}")
+        check(soc[s.deadline_step] >= s.soc_target_kwh - TOL,
+              f"ev: SOC {soc[s.deadline_step]:.4f} kWh at step {s.deadline_step} < soc_target_kwh {s.soc_target_kwh}")
+        if i and s.arrival_step > 0:
+            follows[s.arrival_step - 1] = False
+    max_out = ev.max_discharge_kw if ev.v2g else 0.0
+    _limits("ev", ch, dis, ev.max_charge_kw, max_out, plugged, ev.charge_efficiency, ev.discharge_efficiency, soc,
+            0.0, ev.capacity_kwh, r.step_hours, follows, check)
+    return ch - dis
+
+
+#: The validator's own check per device kind (flex_model) and per storage part.
+DEVICE_CHECKS = {"discrete_phase": _cycle, "partial_usage": _window}
+STORAGE_CHECKS = {"battery": _battery, "ev": _ev}

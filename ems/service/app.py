@@ -9,18 +9,20 @@ twice for a device is not learned twice.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any, Union
 
 import numpy as np
 from fastapi import Body, FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from omegaconf import DictConfig
+from pydantic import Discriminator, RootModel, Tag
 
 from ems import __version__
-from ems.learning.priors import DAY_TYPES, HOURS
+from ems.data.calendar import DAY_TYPES, HOURS, day_type
 from ems.optim.optimize import optimize_day
-from ems.optim.request import RequestError, parse_request
-from ems.service.expand import building_id, expand, is_short, iso_date
+from ems.optim.request import DayRequest, RequestError, error_line
+from ems.service.expand import ShortRequest, building_id, expand, is_short, iso_date
 from ems.service.state import Services, UnknownBuilding
 
 OPTIMIZE_EXAMPLE = {"mode": "optimize", "building_id": "DE_KN_residential3", "target_date": "2025-06-08",
@@ -38,11 +40,25 @@ def _field(message: str) -> str:
     return message.split(":")[0].split("=")[0].strip()
 
 
-def create_app(cfg: DictConfig) -> FastAPI:
-    """The service for the config ``cfg`` (database, prior, tariff, battery/EV options)."""
+def _form(body: Any) -> str:
+    return "short" if is_short(body) else "full"
+
+
+class OptimizeBody(RootModel[Annotated[Union[Annotated[DayRequest, Tag("full")],
+                                            Annotated[ShortRequest, Tag("short")]], Discriminator(_form)]]):
+    """POST /optimize: the full day request or the seed's short form (told apart by their keys)."""
+
+
+def create_app(cfg: DictConfig, overrides: list[str] | None = None) -> FastAPI:
+    """The service for the config ``cfg`` composed from ``overrides`` (database, prior, tariff, mode, battery, EV)."""
     app = FastAPI(title="ems", version=__version__,
                   description="Day-ahead schedules and usage learning for CoSSMic buildings.")
-    services = Services(cfg)
+    services = Services(cfg, overrides)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(_, exc: RequestValidationError) -> JSONResponse:
+        line = error_line(exc.errors()[0], skip=1)  # loc starts with "body"
+        return _error(422, line, field=_field(line))
 
     @app.exception_handler(RequestError)
     async def request_error(_, exc: RequestError) -> JSONResponse:
@@ -57,13 +73,14 @@ def create_app(cfg: DictConfig) -> FastAPI:
         return {"status": "ok", "version": __version__, "buildings": services.known()}
 
     @app.post("/optimize")
-    def optimize(body: dict = Body(..., examples=[OPTIMIZE_EXAMPLE])) -> Any:
+    def optimize(body: OptimizeBody = Body(..., examples=[OPTIMIZE_EXAMPLE])) -> Any:
         """A full day request (as ``python -m ems optimize``) or the seed's short form."""
-        if is_short(body):
-            service = services.get(building_id(body.get("building_id")))
+        body = body.root
+        if isinstance(body, ShortRequest):
+            service = services.get(building_id(body.building_id))
             request = expand(body, service.building, service.profile, service.agent, services.settings)
         else:
-            request = parse_request(body)
+            request = body
         result = optimize_day(request)
         if not result.ok:
             return _error(409, result.diagnosis, result=result.to_dict())
@@ -95,17 +112,16 @@ def create_app(cfg: DictConfig) -> FastAPI:
                                        "entropy": update.entropy, "top_shift": update.top_shift, "n": update.n,
                                        "lr": update.lr}
             service.save()  # durable before the response
-        day_type = DAY_TYPES[1] if day.isoweekday() >= 6 else DAY_TYPES[0]
-        return {"building_id": service.building.id, "date": str(day), "day_type": day_type, "learned": learned,
+        return {"building_id": service.building.id, "date": str(day), "day_type": day_type(day), "learned": learned,
                 "already_learned": repeated, "diagnostics": diagnostics,
-                "pmfs": {d: service.agent.pmf(d, day_type).tolist() for d in vectors}}
+                "pmfs": {d: service.agent.pmf(d, day).tolist() for d in vectors}}
 
     @app.get("/buildings/{building}/pmf")
     def pmf(building: str) -> dict:
         service = services.get(building_id(building))
-        flexible = [d for d, f in service.building.devices.items() if f in ("discrete_phase", "partial_usage")]
+        flexible = service.building.usage_devices()
         return {"building_id": service.building.id,
-                "pmfs": {d: {t: service.agent.pmf(d, t).tolist() for t in DAY_TYPES} for d in flexible},
+                "pmfs": {d: {t: service.agent.pmf_of(d, t).tolist() for t in DAY_TYPES} for d in flexible},
                 "updates": {d: sum(service.agent.counts.get((d, t), 0) for t in DAY_TYPES) for d in flexible}}
 
     return app

@@ -14,10 +14,13 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from ems.data.calendar import WHOLE_RECORD
 from ems.data.store import Store
 from ems.learning.cycles import typical_cycles
 from ems.learning.runs import RunSettings
 from ems.learning.usage import load_usage
+from ems.optim.request import DiscretePhaseDevice, PartialUsageDevice
+from ems.planning.needs import DayNeeds
 
 
 @dataclass
@@ -40,7 +43,7 @@ class BuildingProfile:
 
 def build_profile(store: Store, building, runs: RunSettings | None = None) -> BuildingProfile:
     """Typical profiles of ``building`` over its whole record."""
-    flexible = [d for d, f in building.devices.items() if f in ("discrete_phase", "partial_usage")]
+    flexible = [*building.flexible(), *building.devices_of("ev")]
     long = store.query(
         "SELECT device, utc_hour, local_date, CASE WHEN valid THEN energy_kwh END AS kwh FROM readings "
         "WHERE building = ?", [building.id])
@@ -49,7 +52,7 @@ def build_profile(store: Store, building, runs: RunSettings | None = None) -> Bu
         month=pl.col("local_date").dt.month(), hour=local.dt.hour())
     zero = pl.lit(0.0)
     grid_in = pl.col("grid_import") + pl.sum_horizontal([pl.col(d) for d in building.separately_metered] or [zero])
-    pv = pl.col("pv") if "pv" in wide.columns else zero
+    pv = pl.sum_horizontal([pl.col(m) for m in building.devices_of("generation") if m in wide.columns] or [zero])
     export = pl.col("grid_export") if "grid_export" in wide.columns else zero
     flex = pl.sum_horizontal([pl.col(d).fill_null(0.0) for d in flexible if d in wide.columns] or [zero])
     wide = wide.with_columns(base=(grid_in + pv - export - flex).clip(lower_bound=0.0), pv_kw=pv)
@@ -57,11 +60,11 @@ def build_profile(store: Store, building, runs: RunSettings | None = None) -> Bu
     base = _table(by_hour, "base")
     pvs = _table(by_hour, "pv_kw")
     daily = {}
-    for device in [d for d, f in building.devices.items() if f == "partial_usage"]:
+    for device in [*building.devices_of("partial_usage"), *building.devices_of("ev")]:
         per_day = (wide.filter(pl.col(device).is_not_null()).group_by("local_date", "month")
                    .agg(kwh=pl.col(device).sum(), n=pl.len()).filter(pl.col("n") >= 23))
         daily[device] = dict(per_day.group_by("month").agg(pl.col("kwh").mean()).iter_rows())
-    usage = load_usage(store, building, date(1990, 1, 1), date(2100, 1, 1), runs or RunSettings())
+    usage = load_usage(store, building, *WHOLE_RECORD, runs or RunSettings())
     discrete = usage.events.filter(pl.col("device").is_in(building.devices_of("discrete_phase")))
     cycles = {d: c.phases_kw for d, c in typical_cycles(discrete).items()}
     max_kw = {d: float(wide[d].max() or 0.0) for d in daily if d in wide.columns}
@@ -91,3 +94,27 @@ def from_json(data: dict) -> BuildingProfile:
                            {int(m): np.asarray(v) for m, v in data["pv_kw"].items()},
                            {d: {int(m): v for m, v in t.items()} for d, t in data["daily_kwh"].items()},
                            data["cycles"], data["max_kw"])
+
+
+def typical_needs(profile: BuildingProfile, building, day: date, hours: np.ndarray, ev_agent=None) -> DayNeeds:
+    """A typical day of ``day``'s month: one run of each discrete-phase device with its typical cycle,
+    each partial-usage device's mean daily energy, the typical base load and PV by local hour, and
+    (with ``ev_agent``) the EV's mean daily energy, charged in the morning session (by departure)."""
+    n = len(hours)
+    needs = DayNeeds(day, hours, profile.hourly(profile.base_kw, day.month)[hours],
+                     profile.hourly(profile.pv_kw, day.month)[hours])
+    for device, phases in profile.cycles.items():
+        if len(phases) <= n:
+            needs.devices.append(DiscretePhaseDevice(name=device, phases_kw=list(phases), latest_end=n))
+            needs.device_of[device] = device
+    for device in building.devices_of("partial_usage"):
+        energy = float(profile.daily_kwh.get(device, {}).get(day.month, 0.0))
+        if energy > 0:
+            cap = max(profile.max_kw.get(device, 0.0), energy / n)
+            needs.devices.append(PartialUsageDevice(name=device, energy_kwh=energy, max_kw=cap, latest_end=n))
+            needs.device_of[device] = device
+    if ev_agent is not None:
+        energy = sum(float(profile.daily_kwh.get(d, {}).get(day.month, 0.0)) for d in building.devices_of("ev"))
+        morning = int(ev_agent.windows(hours)["morning"].sum())
+        needs.ev_charge_kwh = {"morning": min(energy, ev_agent.max_charge_kw * morning)}
+    return needs

@@ -22,6 +22,8 @@ import mlflow  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ems.learning.priors import DayTypePmfs  # noqa: E402
+
 COLUMNS = ["building_id", "date", "prices", "battery_enabled", "ev_enabled"]
 
 
@@ -54,13 +56,13 @@ class SchedulerModel(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(rows)
 
 
-class FixedPMFs:
+class FixedPMFs(DayTypePmfs):
     """The PMFs frozen at packaging time (device, day type) -> 24 values."""
 
     def __init__(self, pmfs: dict):
         self.pmfs = pmfs
 
-    def pmf(self, device: str, day_type: str):
+    def pmf_of(self, device: str, day_type: str):
         import numpy as np
 
         return np.asarray(self.pmfs.get(f"{device}/{day_type}", [1 / 24] * 24))
@@ -71,9 +73,9 @@ def package(service, settings, tracking_uri: str, experiment: str, artifact_root
     from ems.learning.priors import DAY_TYPES
 
     building = service.building
-    flexible = [d for d, f in building.devices.items() if f in ("discrete_phase", "partial_usage")]
-    pmfs = FixedPMFs({f"{d}/{t}": service.agent.pmf(d, t).tolist() for d in flexible for t in DAY_TYPES})
-    from ems.experiment.tracking import ensure_experiment
+    flexible = building.usage_devices()
+    pmfs = FixedPMFs({f"{d}/{t}": service.agent.pmf_of(d, t).tolist() for d in flexible for t in DAY_TYPES})
+    from ems.mlflow_store import ensure_experiment
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment_id=ensure_experiment(mlflow.MlflowClient(tracking_uri), experiment, artifact_root))

@@ -8,13 +8,23 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from ems.config import group_option, instantiate, load_config
+from ems.config import instantiate, load_config
 from ems.data.errors import DataError
 from ems.data.store import Store
 from ems.learning import state
 from ems.learning.pmf import LearningSettings, ProbabilityModelAgent
 from ems.service.expand import ExpansionSettings
 from ems.service.profiles import BuildingProfile, build_profile
+
+
+#: What ``python -m ems serve`` composes unless its ``--set`` overrides choose otherwise.
+SERVICE_DEFAULTS = ("mode=phases", "battery=home", "ev=home")
+
+
+def service_overrides(overrides: list[str]) -> list[str]:
+    """``SERVICE_DEFAULTS`` for the groups the user did not choose, then the user's overrides."""
+    chosen = {o.split("=", 1)[0] for o in overrides}
+    return [d for d in SERVICE_DEFAULTS if d.split("=", 1)[0] not in chosen] + list(overrides)
 
 
 class UnknownBuilding(LookupError):
@@ -36,15 +46,24 @@ class BuildingService:
 class Services:
     """Lazily loads each building's service state; shared by all requests."""
 
-    def __init__(self, cfg: DictConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: DictConfig, overrides: list[str] | None = None):
+        """``cfg`` composed from ``overrides`` (e.g. ``SERVICE_DEFAULTS`` + ``serve --set ...``); each
+        building's config is composed by Hydra from the same overrides plus ``building=<id>``.
+
+        The short form's preferences are the configured mode's ``theta`` and
+        ``w_prob`` (no preference weight for a mode without one); its battery
+        and EV are the configured ``battery`` / ``ev`` (none: the request's
+        ``battery_enabled`` / ``ev_enabled`` are refused).
+        """
+        self.cfg, self.overrides = cfg, [o for o in (overrides or []) if not o.startswith("building=")]
         self.dir = Path(cfg.paths.output_dir) / "service"
         self._buildings: dict[str, BuildingService] = {}
         self._lock = threading.Lock()
-        phases = instantiate(group_option("mode", "phases"), theta=cfg.theta)
+        mode = instantiate(cfg.mode, where="mode")
         self.settings = ExpansionSettings(
-            feed_in_eur_kwh=instantiate(cfg.tariff).feed_in_eur_kwh, theta=cfg.theta, w_prob=phases.w_prob,
-            battery=instantiate(group_option("battery", "home")), ev=instantiate(group_option("ev", "home")),
+            feed_in_eur_kwh=instantiate(cfg.tariff, where="tariff").feed_in_eur_kwh,
+            theta=float(getattr(mode, "theta", cfg.theta)), w_prob=float(getattr(mode, "w_prob", 0.0)),
+            battery=instantiate(cfg.get("battery"), where="battery"), ev=instantiate(cfg.get("ev"), where="ev"),
             timezone=cfg.data.timezone, solver=cfg.solver.name)
 
     def known(self) -> list[str]:
@@ -59,7 +78,7 @@ class Services:
 
     def _load(self, building_id: str) -> BuildingService:
         try:
-            building = instantiate(load_config([f"building={building_id}"]).building)
+            building = instantiate(load_config([*self.overrides, f"building={building_id}"]).building)
         except Exception:  # noqa: BLE001 - Hydra reports a missing option in many ways
             raise UnknownBuilding(f"building {building_id!r}: no such building config (conf/building/)") from None
         with Store(self.cfg.data.db, self.cfg.data.timezone) as store:

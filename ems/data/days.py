@@ -8,14 +8,18 @@ are skipped and counted with the reason, never filled with zeros.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 
-from ems.building import Building
+
 from ems.data.calendar import parse_day
 from ems.data.store import Store
+
+if TYPE_CHECKING:
+    from ems.building import Building
 
 
 @dataclass
@@ -39,7 +43,7 @@ class DayData:
         return self.energy_kwh.get(device, np.zeros(self.n_steps))
 
 
-def select_days(store: Store, building: Building, start: object, n_days: object) -> list[date]:
+def select_days(store: Store, building: "Building", start: object, n_days: object) -> list[date]:
     """The local days of ``period.start`` / ``period.n_days`` that the building's data covers."""
     covered = store.local_dates(building.id)
     if not covered:
@@ -51,7 +55,7 @@ def select_days(store: Store, building: Building, start: object, n_days: object)
     return [d for d in covered if first <= d <= last]
 
 
-def load_days(store: Store, building: Building, days: list[date]) -> tuple[list[DayData], dict[date, str]]:
+def load_days(store: Store, building: "Building", days: list[date]) -> tuple[list[DayData], dict[date, str]]:
     """Valid days as :class:`DayData`, and skipped days with the reason."""
     if not days:
         return [], {}
@@ -70,7 +74,7 @@ def load_days(store: Store, building: Building, days: list[date]) -> tuple[list[
     return valid, skipped
 
 
-def _invalid_reason(part: pl.DataFrame, building: Building) -> str | None:
+def _invalid_reason(part: pl.DataFrame, building: "Building") -> str | None:
     if part["price_eur_mwh"].null_count():
         return "no day-ahead price for some hours"
     for meter in building.settlement_meters:

@@ -1,0 +1,127 @@
+"""The typed parts of an experiment and the protocols the runner talks to.
+
+The runner instantiates every config group from its ``_target_`` and checks
+that each object implements its protocol; it never reads an untyped dict of
+parts or sniffs attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+import polars as pl
+from omegaconf import DictConfig
+
+from ems.agents.battery import BatteryAgent
+from ems.agents.ev import EVAgent
+from ems.agents.optimizer import GlobalOptimizer
+from ems.building import Building
+from ems.config import instantiate
+from ems.learning.priors import PmfSource
+from ems.optim.request import DayRequest
+from ems.optim.result import DayResult
+from ems.optim.solver import SolverSpec
+from ems.planning.needs import ReplaySettings
+
+if TYPE_CHECKING:
+    from ems.experiment.problem import DayProblem
+
+
+@runtime_checkable
+class Mode(Protocol):
+    """How a day's jobs are placed. ``uses_battery``: the plan may use the home battery."""
+
+    name: str
+    uses_battery: bool
+
+    def plan(self, problem: "DayProblem", request: DayRequest, experiment: "Experiment") -> DayResult: ...
+
+
+@runtime_checkable
+class Forecast(Protocol):
+    """Base load and PV (kW per step) the plan assumes; None: no forecast yet (the day is skipped)."""
+
+    name: str
+
+    def predict(self, local_hours: np.ndarray, actual_base: np.ndarray,
+                actual_pv: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None: ...
+
+    def observe(self, local_hours: np.ndarray, base: np.ndarray, pv: np.ndarray) -> None: ...
+
+
+@runtime_checkable
+class Learner(PmfSource, Protocol):
+    """Learns PMFs in the day loop: trained before the period, updated after each day."""
+
+    def prepare(self, store: Any, building: Building, first: date, last: date) -> None: ...
+
+    def after_day(self, day: date) -> None: ...
+
+    def finish(self, out_dir: Path) -> list[Path]: ...
+
+    def metrics(self) -> dict[str, float]: ...
+
+
+@runtime_checkable
+class Tariff(Protocol):
+    """Import and export prices (EUR/kWh) per hour of an hour table."""
+
+    feed_in_eur_kwh: float
+
+    def import_price(self, hours: pl.DataFrame) -> np.ndarray: ...
+
+    def export_price(self, hours: pl.DataFrame) -> np.ndarray: ...
+
+
+#: config group -> (protocol or class the object must implement, whether the group may be absent)
+PARTS: dict[str, tuple[type, bool]] = {
+    "building": (Building, False), "mode": (Mode, False), "tariff": (Tariff, False), "prior": (PmfSource, False),
+    "solver": (SolverSpec, False), "forecast": (Forecast, False), "replay": (ReplaySettings, False),
+    "battery": (BatteryAgent, True), "ev": (EVAgent, True), "learner": (Learner, True),
+}
+
+
+@dataclass
+class Experiment:
+    """The instantiated parts of one run (one per config group) and the top-level ``theta``."""
+
+    building: Building
+    mode: Mode
+    tariff: Tariff
+    prior: PmfSource
+    solver: SolverSpec
+    forecast: Forecast
+    replay: ReplaySettings
+    battery: BatteryAgent | None
+    ev: EVAgent | None
+    learner: Learner | None
+    theta: float
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> "Experiment":
+        """Instantiate every group; a part that does not implement its protocol is a one-line error."""
+        parts = {}
+        for group, (protocol, optional) in PARTS.items():
+            obj = instantiate(cfg.get(group), where=group)
+            if obj is None and optional:
+                parts[group] = None
+                continue
+            if obj is None or not isinstance(obj, protocol):
+                raise ValueError(f"{group}: {type(obj).__name__} does not implement {protocol.__name__} "
+                                 f"(check {group}._target_)")
+            parts[group] = obj
+        return cls(**parts, theta=float(cfg.theta))
+
+    @property
+    def pmfs(self) -> PmfSource:
+        """Where the day's PMFs come from: the learner when one is configured, else the prior."""
+        return self.learner if self.learner is not None else self.prior
+
+    def optimizer(self) -> GlobalOptimizer:
+        """The coordinator over this house's agents (the battery only if the mode uses it)."""
+        battery = self.battery if self.mode.uses_battery else None
+        return GlobalOptimizer(self.building.grid, self.solver, battery, self.ev, theta=self.theta)

@@ -1,0 +1,101 @@
+"""What every device kind shares: the strict record base of the request schema, its
+field types, and the :class:`Kind` protocol each kind module implements.
+
+A request record rejects unknown keys (naming the key and the nearest known
+one), bools where numbers are expected, and non-finite numbers. Units are in
+the field names: kW, kWh, EUR/kWh; times are steps of the horizon.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
+
+import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from ems.optim.milp import Model
+    from ems.optim.result import DayResult
+    from ems.optim.request import DayRequest
+
+
+class Record(BaseModel):
+    """A strict request record: unknown keys are refused with the key named."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=False, arbitrary_types_allowed=True)
+    #: What the error message calls this record.
+    label: ClassVar[str] = "record"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        return cls.check_keys(data)
+
+    @classmethod
+    def check_keys(cls, data: Any) -> Any:
+        """``data`` unchanged; a ValueError naming the first unknown key."""
+        if isinstance(data, dict):
+            known = [name for name in cls.model_fields]
+            for key in data:
+                if key not in known:
+                    near = difflib.get_close_matches(str(key), known, n=1)
+                    hint = f"did you mean {near[0]}?" if near else f"{cls.label} fields: {', '.join(known)}"
+                    raise ValueError(f"{key}: unknown key of the {cls.label} ({hint})")
+        return data
+
+
+def _efficiency(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError("an efficiency must be in (0, 1]")
+    return value
+
+
+Number = Annotated[float, Field(allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Efficiency = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_efficiency)]
+Step = Annotated[int, Field(ge=0)]
+
+
+class Kind(Protocol):
+    """A device kind: owns its record type and everything the model, the rules and the checks do with it.
+
+    ``key`` is the ``flex_model`` string (devices) or the request key
+    (``battery``, ``ev``) the kind answers to.
+    """
+
+    key: str
+    spec: type[Record]
+
+    def define(self, m: "Model", spec: Any) -> None:
+        """Add the kind's variables and constraints, its power to ``m.load``, its cost to the objective."""
+
+    def extract(self, m: "Model", spec: Any, result: "DayResult") -> None:
+        """Read the solved variables into ``result``."""
+
+    def precheck(self, r: "DayRequest", spec: Any) -> list[str]:
+        """Obvious infeasibilities found without a solver, each naming the part and the constraint."""
+
+    def rule_schedule(self, r: "DayRequest", spec: Any, price: np.ndarray, net_kw: np.ndarray,
+                      result: "DayResult") -> str | None:
+        """The rule-based schedule written into ``result``; a problem text when the rules cannot meet it."""
+
+    def peak_kw(self, spec: Any) -> float:
+        """The most the part can draw in one step (kW)."""
+
+
+def allowed_steps(pmf: list[float] | None, theta: float, earliest: int, latest: int, length: int = 1) -> list[int]:
+    """Start steps k in [earliest, latest - length] whose whole run [k, k+length) has P >= theta.
+
+    Without a PMF every start whose run fits in the window is allowed.
+    """
+    starts = np.arange(earliest, latest - length + 1)
+    if pmf is None or len(starts) == 0:
+        return starts.tolist()
+    ok = np.asarray(pmf) >= theta
+    window_ok = np.convolve(ok.astype(int), np.ones(length, dtype=int), mode="valid") == length
+    return [int(k) for k in starts if window_ok[k]]
+
+
+Name = Annotated[str, Field(min_length=1)]

@@ -1,0 +1,111 @@
+"""What the household needs on one local day: the input of the one day-request builder
+(:meth:`ems.agents.optimizer.GlobalOptimizer.request`).
+
+Two sources give the same record: a metered day (:func:`metered_needs`, for
+the replay) and a building's typical profile (``ems.service.profiles``, for
+the service and the pyfunc model). Balance of a metered day (kWh per hour,
+documented in the README)::
+
+    base = grid_import (+ separately metered devices) + pv - grid_export - (energy of every flexible job)
+
+* discrete-phase devices: each run (a stretch of hours above
+  ``run_threshold_kwh``) is a job with its metered hourly profile as cycle,
+  to run once that day; hours below the threshold (standby) stay in base;
+* partial-usage devices (heat pump, circulation pump): the day's metered
+  energy within the day, at most ``max_kw``;
+* the EV (only with an EV agent): the energy metered in the morning plug-in
+  window [00:00, departure) and in the evening window [arrival, 24:00) is the
+  grid-side charge of that session (a storage with a deadline, see
+  ``ems.agents.ev``); EV energy outside the windows stays fixed; without an
+  EV agent all EV energy is fixed;
+* PV is every generation meter summed; continuous loads and unmetered
+  consumption are in ``base``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from ems.building import EV, Building
+from ems.data.days import DayData
+from ems.learning.runs import detect_runs
+from ems.optim.request import Device, DiscretePhaseDevice, PartialUsageDevice
+
+
+@dataclass
+class ReplaySettings:
+    """See ``conf/replay/default.yaml``."""
+
+    run_threshold_kwh: float = 0.05
+    base_load_tolerance_kwh: float = 0.1
+    partial_max_kw: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DayNeeds:
+    """One local day's needs (kW per 1-h step; ``local_hours`` the wall-clock hour of each step).
+
+    ``devices`` are the day's jobs (no PMF yet); ``device_of`` maps each job to
+    its building device; ``ev_charge_kwh`` is the grid-side energy the EV
+    charges per session window. ``baseline_kw`` / ``ev_baseline_kw`` hold what
+    the meters recorded (a metered day only).
+    """
+
+    day: date
+    local_hours: np.ndarray
+    base_kw: np.ndarray
+    pv_kw: np.ndarray
+    devices: list[Device] = field(default_factory=list)
+    device_of: dict[str, str] = field(default_factory=dict)
+    ev_charge_kwh: dict[str, float] = field(default_factory=dict)
+    ev_peak_kw: float = 0.0
+    baseline_kw: dict[str, np.ndarray] = field(default_factory=dict)
+    ev_baseline_kw: np.ndarray | None = None
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.local_hours)
+
+
+def metered_needs(day: DayData, building: Building, settings: ReplaySettings, max_kw: dict[str, float],
+                  ev_agent=None, pv_meters: list[str] | None = None) -> DayNeeds | str:
+    """The needs of a metered day, or the reason it cannot be posed (e.g. negative base load)."""
+    n = day.n_steps
+    hours = day.hours["local_hour"].to_numpy()
+    e = {d: np.nan_to_num(day.meter(d)) for d in building.devices}
+    needs = DayNeeds(day.day, hours, np.zeros(n), np.zeros(n))
+    flexible = np.zeros(n)
+    for name in building.devices_of("discrete_phase"):
+        for i, (start, profile) in enumerate(detect_runs(e[name], settings.run_threshold_kwh), 1):
+            job = f"{name}#{i}"
+            needs.devices.append(DiscretePhaseDevice(name=job, phases_kw=profile.tolist(), latest_end=n))
+            needs.baseline_kw[job] = np.zeros(n)
+            needs.baseline_kw[job][start:start + len(profile)] = profile
+            needs.device_of[job] = name
+            flexible += needs.baseline_kw[job]
+    for name in building.devices_of("partial_usage"):
+        cap = max(settings.partial_max_kw.get(name, max_kw.get(name, 0.0)), float(e[name].max(initial=0.0)))
+        needs.devices.append(PartialUsageDevice(name=name, energy_kwh=float(e[name].sum()), max_kw=cap, latest_end=n))
+        needs.baseline_kw[name], needs.device_of[name] = e[name], name
+        flexible += e[name]
+    if ev_agent is not None:
+        for name in building.devices_of(EV):
+            taken = np.zeros(n)
+            for window, mask in ev_agent.windows(hours).items():
+                needs.ev_charge_kwh[window] = needs.ev_charge_kwh.get(window, 0.0) + float(e[name][mask].sum())
+                taken += np.where(mask, e[name], 0.0)
+            needs.ev_peak_kw = max(needs.ev_peak_kw, float(taken.max(initial=0.0)))
+            needs.ev_baseline_kw = taken if needs.ev_baseline_kw is None else needs.ev_baseline_kw + taken
+            flexible += taken
+    meters = building.devices_of("generation") if pv_meters is None else pv_meters
+    pv = sum((e[m] for m in meters if m in e), np.zeros(n))
+    grid_import = e["grid_import"] + sum((e[d] for d in building.separately_metered), np.zeros(n))
+    grid_export = e.get("grid_export", np.zeros(n))
+    base = grid_import + pv - grid_export - flexible
+    if (base < -settings.base_load_tolerance_kwh).any():
+        return f"sub-meters exceed the house balance by more than {settings.base_load_tolerance_kwh:g} kWh in an hour"
+    needs.base_kw, needs.pv_kw = np.maximum(base, 0.0), pv
+    return needs
