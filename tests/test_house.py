@@ -22,7 +22,7 @@ from ems.experiment.protocols import Experiment
 from ems.experiment.runner import _combinations
 from ems.experiment.settlement import settle
 from ems.optim import validate
-from ems.optim.kinds import DEVICE_KINDS, STORAGE_KINDS, UnknownKind, device_kind
+from ems.optim.kinds import DEVICE_KINDS, STORAGE_KINDS, DeviceKind, StorageKind, UnknownKind, device_kind
 from ems.optim.optimize import optimize_day
 from ems.optim.request import RequestError, parse_request
 from ems.optim.result import DayResult, StorageSchedule
@@ -36,9 +36,11 @@ DAY = {"import_price_eur_kwh": [0.3] * 24, "grid": {"max_import_kw": 10, "max_ex
 
 def test_every_kind_owns_its_whole_formulation_and_the_validator_checks_it():
     """Before: kinds were told apart by isinstance in 9 places; an unknown kind fell into partial usage."""
-    for kind in (*DEVICE_KINDS.values(), *STORAGE_KINDS.values()):
-        for method in ("define", "extract", "precheck", "rule_schedule", "peak_kw"):
-            assert callable(getattr(kind, method)), (kind.key, method)
+    for kinds, protocol in ((DEVICE_KINDS, DeviceKind), (STORAGE_KINDS, StorageKind)):
+        for kind in kinds.values():
+            members = {m for m in dir(protocol) if not m.startswith("_")} | set(protocol.__annotations__)
+            for member in members:
+                assert hasattr(kind, member), (kind.key, member)
     assert set(validate.DEVICE_CHECKS) == set(DEVICE_KINDS)
     assert set(validate.STORAGE_CHECKS) == set(STORAGE_KINDS)
     with pytest.raises(UnknownKind, match=r"flex_model='thermal': no device kind of that name \(known: "

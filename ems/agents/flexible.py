@@ -1,4 +1,4 @@
-"""FlexibleDeviceAgent: one flexible device, alive across days, scheduled alone (the decentralized comparison)."""
+"""FlexibleDeviceAgent: one flexible device scheduled alone (the decentralized comparison)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,10 @@ class InfeasibleDevice(RuntimeError):
 @dataclass
 class FlexibleDeviceAgent:
     """Holds one flexible device of the day and schedules it in isolation: it sees only
-    the import price, not the house's other loads, PV, battery or grid limits.
-    ``days`` counts the days it has scheduled."""
+    the import price, not the house's other loads, PV, battery or grid limits."""
 
     device: Device
     solver: SolverSpec = field(default_factory=SolverSpec)
-    days: int = 0
 
     def optimize_day(self, import_price_eur_kwh: list[float], step_hours: float = 1.0, theta: float = 0.05) -> DeviceSchedule:
         """The device's cheapest schedule (kW per step) at ``import_price_eur_kwh`` (EUR/kWh)."""
@@ -31,7 +29,6 @@ class FlexibleDeviceAgent:
         request = DayRequest(step_hours=step_hours, import_price_eur_kwh=list(import_price_eur_kwh),
                              grid=Grid(max_import_kw=peak, max_export_kw=0.0), devices=[self.device], theta=theta)
         result = optimize_day(request, self.solver)
-        self.days += 1
         if not result.ok:
             raise InfeasibleDevice("; ".join(result.diagnosis))
         return result.devices[self.device.name]

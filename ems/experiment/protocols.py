@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import polars as pl
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ems.agents.battery import BatteryAgent
 from ems.agents.ev import EVAgent
@@ -102,10 +102,18 @@ class Experiment:
     theta: float
 
     @classmethod
-    def from_config(cls, cfg: DictConfig) -> "Experiment":
-        """Instantiate every group; a part that does not implement its protocol is a one-line error."""
+    def from_config(cls, cfg: DictConfig, like: tuple["Experiment", DictConfig] | None = None) -> "Experiment":
+        """Instantiate every group; a part that does not implement its protocol is a one-line error.
+
+        ``like`` = (experiment, its config): groups configured exactly as there reuse its
+        parts instead of building them again (e.g. a learned prior reads the store once).
+        """
         parts = {}
         for group, (protocol, optional) in PARTS.items():
+            if like is not None and OmegaConf.to_container(cfg.get(group), resolve=True) == \
+                    OmegaConf.to_container(like[1].get(group), resolve=True):
+                parts[group] = getattr(like[0], group)
+                continue
             obj = instantiate(cfg.get(group), where=group)
             if obj is None and optional:
                 parts[group] = None

@@ -78,6 +78,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None, parent
     run; the first combination's objective is returned. ``parent_run_id``
     nests the run(s) under a sweep's MLflow run; ``job_label`` prefixes their names.
     """
+    ensure_database(cfg.data)  # before instantiating: a learned prior reads the store
     first = Experiment.from_config(cfg)
     period = load_period(cfg, first.building)
     if first.learner is not None and period.days:
@@ -148,10 +149,11 @@ def _combinations(cfg: DictConfig, first: Experiment, overrides: list[str]) -> d
         for mode in spec.modes:
             selection = [f"mode={mode}", f"battery={battery}"]
             plain = [o for o in chosen if override_key(o).split(".")[0] not in COMPARED]
-            probe = load_config(plain + selection)
-            keep = [o for o in chosen if o in plain or OmegaConf.select(probe, override_key(o)) is not None]
-            node = load_config(keep + selection)
-            combos[f"{mode}/{battery}"] = (Experiment.from_config(node), node)
+            node = load_config(plain + selection)
+            keep = [o for o in chosen if o in plain or OmegaConf.select(node, override_key(o)) is not None]
+            if keep != plain:  # the user's mode./battery. keys that this combination's options have
+                node = load_config(keep + selection)
+            combos[f"{mode}/{battery}"] = (Experiment.from_config(node, like=(first, cfg)), node)
     return combos
 
 

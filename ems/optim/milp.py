@@ -20,7 +20,7 @@ from typing import Any
 import pulp
 
 from ems.optim.kinds import STORAGE_KINDS, device_kind, grid
-from ems.optim.kinds.base import Kind
+from ems.optim.kinds.base import DeviceKind, StorageKind
 from ems.optim.request import DayRequest
 
 Terms = list[tuple[pulp.LpVariable, float]]
@@ -54,7 +54,7 @@ class Model:
         self.prob += pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, name=name, rhs=rhs)
 
 
-def parts(request: DayRequest) -> Iterator[tuple[Kind, Any]]:
+def parts(request: DayRequest) -> Iterator[tuple[DeviceKind | StorageKind, Any]]:
     """(kind, spec) of every flexible part of the request: devices, then the storages."""
     for device in request.devices:
         yield device_kind(device.flex_model), device

@@ -103,9 +103,6 @@ class DayRequest(Record):
                 for key in ("arrival_step", "deadline_step"):
                     if getattr(s, key) > n:
                         raise ValueError(f"ev.sessions[{i}].{key}={getattr(s, key)}: must be in [0, {n}]")
-                if s.deadline_step < s.arrival_step:
-                    raise ValueError(f"ev.sessions[{i}].deadline_step={s.deadline_step} is before "
-                                     f"arrival_step={s.arrival_step}")
         return self
 
     @property

@@ -50,8 +50,9 @@ class DayNeeds:
 
     ``devices`` are the day's jobs (no PMF yet); ``device_of`` maps each job to
     its building device; ``ev_charge_kwh`` is the grid-side energy the EV
-    charges per session window. ``baseline_kw`` / ``ev_baseline_kw`` hold what
-    the meters recorded (a metered day only).
+    charges per session window. ``baseline_kw`` / ``ev_baseline_kw`` and the
+    metered grid exchange (kWh per hour; import includes separately metered
+    devices) hold what the meters recorded (a metered day only).
     """
 
     day: date
@@ -64,6 +65,8 @@ class DayNeeds:
     ev_peak_kw: float = 0.0
     baseline_kw: dict[str, np.ndarray] = field(default_factory=dict)
     ev_baseline_kw: np.ndarray | None = None
+    metered_import_kwh: np.ndarray | None = None
+    metered_export_kwh: np.ndarray | None = None
 
     @property
     def n_steps(self) -> int:
@@ -71,7 +74,7 @@ class DayNeeds:
 
 
 def metered_needs(day: DayData, building: Building, settings: ReplaySettings, max_kw: dict[str, float],
-                  ev_agent=None, pv_meters: list[str] | None = None) -> DayNeeds | str:
+                  ev_agent=None) -> DayNeeds | str:
     """The needs of a metered day, or the reason it cannot be posed (e.g. negative base load)."""
     n = day.n_steps
     hours = day.hours["local_hour"].to_numpy()
@@ -100,12 +103,12 @@ def metered_needs(day: DayData, building: Building, settings: ReplaySettings, ma
             needs.ev_peak_kw = max(needs.ev_peak_kw, float(taken.max(initial=0.0)))
             needs.ev_baseline_kw = taken if needs.ev_baseline_kw is None else needs.ev_baseline_kw + taken
             flexible += taken
-    meters = building.devices_of("generation") if pv_meters is None else pv_meters
-    pv = sum((e[m] for m in meters if m in e), np.zeros(n))
+    pv = sum((e[m] for m in building.devices_of("generation")), np.zeros(n))
     grid_import = e["grid_import"] + sum((e[d] for d in building.separately_metered), np.zeros(n))
     grid_export = e.get("grid_export", np.zeros(n))
     base = grid_import + pv - grid_export - flexible
     if (base < -settings.base_load_tolerance_kwh).any():
         return f"sub-meters exceed the house balance by more than {settings.base_load_tolerance_kwh:g} kWh in an hour"
     needs.base_kw, needs.pv_kw = np.maximum(base, 0.0), pv
+    needs.metered_import_kwh, needs.metered_export_kwh = grid_import, grid_export
     return needs

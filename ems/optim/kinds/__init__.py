@@ -9,10 +9,8 @@ is one module here plus one entry in :data:`DEVICE_KINDS` (and its check in
 
 from __future__ import annotations
 
-from typing import Any
-
 from ems.optim.kinds import grid
-from ems.optim.kinds.base import Kind
+from ems.optim.kinds.base import DeviceKind, StorageKind
 from ems.optim.kinds.cycle import KIND as CYCLE
 from ems.optim.kinds.cycle import DiscretePhaseDevice
 from ems.optim.kinds.storage import BATTERY, EV, BatterySpec, EVSession, EVSpec
@@ -20,31 +18,22 @@ from ems.optim.kinds.window import KIND as WINDOW
 from ems.optim.kinds.window import PartialUsageDevice
 
 #: Flexible devices of the request's ``devices`` list, by ``flex_model``.
-DEVICE_KINDS: dict[str, Kind] = {CYCLE.key: CYCLE, WINDOW.key: WINDOW}
+DEVICE_KINDS: dict[str, DeviceKind] = {CYCLE.key: CYCLE, WINDOW.key: WINDOW}
 #: Storage parts of the request, by request key.
-STORAGE_KINDS: dict[str, Kind] = {BATTERY.key: BATTERY, EV.key: EV}
+STORAGE_KINDS: dict[str, StorageKind] = {BATTERY.key: BATTERY, EV.key: EV}
 
-__all__ = ["BATTERY", "DEVICE_KINDS", "EV", "grid", "STORAGE_KINDS", "BatterySpec", "DiscretePhaseDevice", "EVSession", "EVSpec",
-           "PartialUsageDevice", "UnknownKind", "device_kind", "kind_of"]
+__all__ = ["BATTERY", "DEVICE_KINDS", "EV", "STORAGE_KINDS", "BatterySpec", "DeviceKind", "DiscretePhaseDevice",
+           "EVSession", "EVSpec", "PartialUsageDevice", "StorageKind", "UnknownKind", "device_kind", "grid"]
 
 
 class UnknownKind(ValueError):
     """A flex_model no kind answers to."""
 
 
-def device_kind(flex_model: str) -> Kind:
+def device_kind(flex_model: str) -> DeviceKind:
     """The kind of a device's ``flex_model``; one clear error for an unknown one."""
     try:
         return DEVICE_KINDS[flex_model]
     except KeyError:
         raise UnknownKind(f"flex_model={flex_model!r}: no device kind of that name "
                           f"(known: {', '.join(DEVICE_KINDS)})") from None
-
-
-def kind_of(part: Any) -> Kind:
-    """The kind of a request part (a device, the battery or the EV)."""
-    for kind in (*DEVICE_KINDS.values(), *STORAGE_KINDS.values()):
-        if type(part) is kind.spec:
-            return kind
-    flex = getattr(part, "flex_model", type(part).__name__)
-    return device_kind(flex)

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 if TYPE_CHECKING:
     from ems.optim.milp import Model
-    from ems.optim.result import DayResult
+    from ems.optim.result import DayResult, DeviceSchedule, StorageSchedule
     from ems.optim.request import DayRequest
 
 
@@ -56,33 +56,62 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Efficiency = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_efficiency)]
 Step = Annotated[int, Field(ge=0)]
+Name = Annotated[str, Field(min_length=1)]
 
 
-class Kind(Protocol):
-    """A device kind: owns its record type and everything the model, the rules and the checks do with it.
-
-    ``key`` is the ``flex_model`` string (devices) or the request key
-    (``battery``, ``ev``) the kind answers to.
-    """
+class DeviceKind(Protocol):
+    """A device kind (``key`` = its ``flex_model``): owns its record and everything the model,
+    the rules, the baseline and the checks do with a device of that kind."""
 
     key: str
     spec: type[Record]
 
     def define(self, m: "Model", spec: Any) -> None:
-        """Add the kind's variables and constraints, its power to ``m.load``, its cost to the objective."""
+        """Add the device's variables and constraints, its power to ``m.load``, its penalty to the objective."""
 
     def extract(self, m: "Model", spec: Any, result: "DayResult") -> None:
-        """Read the solved variables into ``result``."""
+        """Read the solved variables into ``result.devices``."""
 
     def precheck(self, r: "DayRequest", spec: Any) -> list[str]:
-        """Obvious infeasibilities found without a solver, each naming the part and the constraint."""
+        """Obvious infeasibilities found without a solver, each naming the device and the constraint."""
 
     def rule_schedule(self, r: "DayRequest", spec: Any, price: np.ndarray, net_kw: np.ndarray,
                       result: "DayResult") -> str | None:
         """The rule-based schedule written into ``result``; a problem text when the rules cannot meet it."""
 
+    def penalty_eur(self, r: "DayRequest", spec: Any, schedule: "DeviceSchedule") -> float:
+        """The preference penalty (EUR) of ``schedule``."""
+
+    def from_power(self, spec: Any, power: np.ndarray) -> "DeviceSchedule":
+        """The schedule of a metered power profile (kW per step)."""
+
     def peak_kw(self, spec: Any) -> float:
-        """The most the part can draw in one step (kW)."""
+        """The most the device can draw in one step (kW)."""
+
+
+class StorageKind(Protocol):
+    """A storage part of the request (``key`` = ``battery`` or ``ev``). ``follows_load``: the rules
+    place it against the house load of everything else (the battery), not before it (the EV)."""
+
+    key: str
+    spec: type[Record]
+    follows_load: bool
+
+    def define(self, m: "Model", spec: Any) -> None:
+        """Add the storage's variables and constraints, its power to ``m.load``, its wear to the objective."""
+
+    def extract(self, m: "Model", spec: Any, result: "DayResult") -> None:
+        """Read the solved variables into ``result.<key>``."""
+
+    def precheck(self, r: "DayRequest", spec: Any) -> list[str]:
+        """Obvious infeasibilities found without a solver."""
+
+    def rule_schedule(self, r: "DayRequest", spec: Any, price: np.ndarray, net_kw: np.ndarray,
+                      result: "DayResult") -> None:
+        """The rule-based schedule against the house's net load ``net_kw`` (kW), written into ``result``."""
+
+    def degradation_eur(self, r: "DayRequest", spec: Any, schedule: "StorageSchedule") -> float:
+        """Wear cost (EUR) of ``schedule``."""
 
 
 def allowed_steps(pmf: list[float] | None, theta: float, earliest: int, latest: int, length: int = 1) -> list[int]:
@@ -96,6 +125,3 @@ def allowed_steps(pmf: list[float] | None, theta: float, earliest: int, latest: 
     ok = np.asarray(pmf) >= theta
     window_ok = np.convolve(ok.astype(int), np.ones(length, dtype=int), mode="valid") == length
     return [int(k) for k in starts if window_ok[k]]
-
-
-Name = Annotated[str, Field(min_length=1)]

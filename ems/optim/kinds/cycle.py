@@ -127,8 +127,5 @@ class CycleKind:
     def peak_kw(self, d: DiscretePhaseDevice) -> float:
         return max(d.phases_kw) * max(d.runs, 1)
 
-    def without_preferences(self, d: DiscretePhaseDevice) -> DiscretePhaseDevice:
-        return d.model_copy(update={"pmf": None, "preference_weight": 0.0})
-
 
 KIND = CycleKind()

@@ -14,6 +14,7 @@ need) in the dearest quarter.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,7 @@ class EVSpec(Record):
             if s.arrival_step < end:
                 raise ValueError(f"sessions[{i}].arrival_step={s.arrival_step} overlaps the session before "
                                  f"(ends at step {end}); sessions must be in time order")
-            end = s.deadline_step if s.deadline_step is not None else 10 ** 9
+            end = s.deadline_step if s.deadline_step is not None else math.inf  # open: to the horizon's end
         return self
 
     @property
@@ -199,9 +200,6 @@ class BatteryKind:
     def degradation_eur(self, r, b: BatterySpec, schedule: StorageSchedule) -> float:
         return b.degradation_eur_kwh * r.step_hours * (sum(schedule.charge_kw) + sum(schedule.discharge_kw or []))
 
-    def peak_kw(self, b: BatterySpec) -> float:
-        return b.max_charge_kw
-
 
 class EVKind:
     key = "ev"
@@ -275,9 +273,6 @@ class EVKind:
 
     def degradation_eur(self, r, ev: EVSpec, schedule: StorageSchedule) -> float:
         return 0.0
-
-    def peak_kw(self, ev: EVSpec) -> float:
-        return ev.max_charge_kw
 
 
 BATTERY = BatteryKind()

@@ -108,8 +108,5 @@ class WindowKind:
     def peak_kw(self, d: PartialUsageDevice) -> float:
         return d.max_kw
 
-    def without_preferences(self, d: PartialUsageDevice) -> PartialUsageDevice:
-        return d.model_copy(update={"pmf": None, "preference_weight": 0.0})
-
 
 KIND = WindowKind()
