@@ -260,3 +260,18 @@ def test_no_import_from_a_higher_layer_and_no_circle():
     for module in graph:
         if module not in state:
             visit(module, [module])
+
+
+def test_battery_capacity_changes_the_replay_on_real_days(shipped_db, tmp_path):
+    """A capacity sweep on real residential4 June days: the cycles follow the configured capacity
+    (before, capacity_kwh=20 silently ran a 10 kWh battery and halved the cycles KPI)."""
+    from ems.experiment.runner import run_experiment
+
+    cycles = {}
+    for capacity in (5, 20):
+        cfg = load_config(["mode=centralized", "battery=home", f"battery.capacity_kwh={capacity}",
+                           "period.start=2016-06-01", "period.n_days=7", "tracking.enabled=false",
+                           f"paths.db={shipped_db}", f"paths.output_dir={tmp_path}",
+                           "objective=battery_cycles"])
+        cycles[capacity] = run_experiment(cfg, tmp_path / str(capacity))
+    assert cycles[5] > 2 * cycles[20] > 0
