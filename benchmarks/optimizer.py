@@ -1,4 +1,4 @@
-"""Benchmark: build + solve time of a realistic residential4 day, per solver and resolution.
+"""Benchmark: build + solve time of realistic residential4 days, per solver and resolution, beside the LP relaxation.
 
     python benchmarks/optimizer.py [--repeats 50] [--day 2016-07-12]
 
@@ -6,7 +6,15 @@ The day is real: residential4's metered PV, base load (grid import + PV -
 export - metered flexible devices), heat pump and EV energy of that local day
 and the day-ahead prices, with the dishwasher's and washing machine's typical
 cycles derived from their real runs (ems.learning.cycles), a 10 kWh battery
-and the EV's overnight window. Prints median milliseconds.
+and the EV's overnight window. The third case is a stress test built from
+it: that day and the next at 15 min (192 steps), with three copies each of
+the two real cycles (six discrete devices, each free over the 48 h), the
+heat pump's two-day energy, battery and EV.
+
+Each line prints median milliseconds of building the model (arrays) and of
+the exact solve (``optimize_day``'s path: LP relaxation first, MILP when
+needed), the path that proved the optimum, the LP relaxation's own build +
+solve time, and ends with ``x LP <ratio>`` = exact total / LP-relaxation total.
 """
 
 from __future__ import annotations
@@ -14,19 +22,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from datetime import date
+from collections import Counter
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 
 from ems.config import instantiate, load_config
-from ems.data.store import Store
 from ems.data.days import load_days
 from ems.data.ingest import ensure_database
+from ems.data.store import Store
 from ems.learning.cycles import typical_cycles
 from ems.learning.usage import load_usage
+from ems.optim.backends import session
 from ems.optim.milp import build_model
-from ems.optim.optimize import extract
+from ems.optim.optimize import extract, solve_exact
 from ems.optim.request import BatterySpec, DayRequest, DiscretePhaseDevice, EVSpec, PartialUsageDevice
 from ems.optim.solver import SOLVERS, SolverSpec
 from ems.optim.validate import validate
@@ -34,50 +44,61 @@ from ems.optim.validate import validate
 FLEX = ("dishwasher", "washing_machine", "heat_pump", "ev")
 
 
-def real_day(day: date, substeps: int) -> DayRequest:
+def real_days(first: date, n_days: int, substeps: int, copies: int = 1) -> DayRequest:
+    """``n_days`` real days from ``first`` as one request at ``substeps`` steps per hour;
+    ``copies`` of each real cycle, each free over the whole horizon."""
     cfg = load_config(["building=residential4", "tariff=dynamic"])
     building, tariff = instantiate(cfg.building), instantiate(cfg.tariff)
     runs = instantiate(load_config(["learner=adaptive"]).learner.runs)
     with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
-        (d,), _ = load_days(store, building, [day])
+        days, _ = load_days(store, building, [first + timedelta(days=i) for i in range(n_days)])
         usage = load_usage(store, building, date(2015, 1, 1), date(2019, 1, 1), runs)
     cycles = typical_cycles(usage.events.filter(pl.col("device").is_in(building.devices_of("discrete_phase"))))
-    e = {k: np.nan_to_num(v) for k, v in d.energy_kwh.items()}
+    e = {k: np.concatenate([np.nan_to_num(d.energy_kwh[k]) for d in days]) for k in days[0].energy_kwh}
+    hours = pl.concat([d.hours for d in days])
     base = e["grid_import"] + e["pv"] - e["grid_export"] - sum(e[k] for k in FLEX)
     rep = lambda a: np.repeat(np.asarray(a, dtype=float), substeps).tolist()  # noqa: E731
-    n, dt = d.n_steps * substeps, 1.0 / substeps
+    dt = 1.0 / substeps
+    devices = [DiscretePhaseDevice(name=f"{name}{f'_{i + 1}' if copies > 1 else ''}",
+                                   phases_kw=rep(cycles[name].phases_kw))
+               for name in ("dishwasher", "washing_machine") for i in range(copies)]
     return DayRequest(
-        step_hours=dt, import_price_eur_kwh=rep(tariff.import_price(d.hours)),
-        export_price_eur_kwh=rep(tariff.export_price(d.hours)), pv_kw=rep(e["pv"]), base_load_kw=rep(np.maximum(base, 0)),
-        grid=building.grid,
-        devices=[
-            DiscretePhaseDevice(name="dishwasher", phases_kw=rep(cycles["dishwasher"].phases_kw)),
-            DiscretePhaseDevice(name="washing_machine", phases_kw=rep(cycles["washing_machine"].phases_kw)),
-            PartialUsageDevice(name="heat_pump", energy_kwh=float(e["heat_pump"].sum()), max_kw=3.0),
-        ],
+        step_hours=dt, import_price_eur_kwh=rep(tariff.import_price(hours)),
+        export_price_eur_kwh=rep(tariff.export_price(hours)), pv_kw=rep(e["pv"]),
+        base_load_kw=rep(np.maximum(base, 0)), grid=building.grid,
+        devices=[*devices, PartialUsageDevice(name="heat_pump", energy_kwh=float(e["heat_pump"].sum()), max_kw=3.0)],
         battery=BatterySpec(capacity_kwh=10, max_charge_kw=5, max_discharge_kw=5, soc_init_kwh=5,
                             soc_final_min_kwh=5, soc_min_kwh=1, soc_max_kwh=10, charge_efficiency=0.95,
                             discharge_efficiency=0.95, degradation_eur_kwh=0.05),
         ev=EVSpec(capacity_kwh=24, max_charge_kw=3.7, charge_efficiency=0.9, sessions=[
-            {"soc_init_kwh": 24 - float(e["ev"].sum()) * 0.9, "soc_target_kwh": 24, "arrival_step": 0,
+            {"soc_init_kwh": 24 - float(e["ev"][:24].sum()) * 0.9, "soc_target_kwh": 24, "arrival_step": 0,
              "deadline_step": 7 * substeps}]),
-    ) if n else None
+    )
 
 
-def bench(request: DayRequest, solver: str, repeats: int) -> tuple[float, float, float]:
+def bench(request: DayRequest, solver: str, repeats: int) -> dict:
+    """Median ms of build, exact solve and LP relaxation; the path and objective of the exact solve."""
     settings = SolverSpec(name=solver)
-    build, solve = [], []
+    build, exact, relaxed, paths = [], [], [], Counter()
     for _ in range(repeats):
         t0 = time.perf_counter()
         model = build_model(request)
+        mat = model.matrix()
         t1 = time.perf_counter()
-        model.prob.solve(settings.pulp_solver())
+        model, mat, solution, path, _, _ = solve_exact(model, mat, settings)
         t2 = time.perf_counter()
+        lp = session(build_model(request).matrix(), settings).relaxation()
+        t3 = time.perf_counter()
         build.append(t1 - t0)
-        solve.append(t2 - t1)
-    result = extract(model, "optimal", solver)
+        exact.append(t2 - t1)
+        relaxed.append(t3 - t2)
+        paths[path] += 1
+        assert lp.status == "optimal"
+    result = extract(model, mat, solution.x, solution.status, solver)
     validate(request, result)
-    return statistics.median(build) * 1e3, statistics.median(solve) * 1e3, result.objective_eur
+    ms = lambda xs: statistics.median(xs) * 1e3  # noqa: E731
+    return {"build": ms(build), "solve": ms(exact), "lp": ms(relaxed), "path": paths.most_common(1)[0][0],
+            "objective": result.objective_eur, "vars": mat.n_cols, "cons": mat.n_rows}
 
 
 def main() -> None:
@@ -86,15 +107,18 @@ def main() -> None:
     parser.add_argument("--day", type=date.fromisoformat, default=date(2016, 7, 12))
     args = parser.parse_args()
     print(f"residential4 {args.day}, median of {args.repeats} runs")
-    print(f"{'resolution':<12}{'solver':<8}{'vars':>6}{'cons':>6}{'build ms':>10}{'solve ms':>10}{'total ms':>10}"
-          f"{'objective EUR':>15}")
-    for label, substeps in (("24 x 1 h", 1), ("96 x 15 min", 4)):
-        request = real_day(args.day, substeps)
-        model = build_model(request)
+    print(f"{'case':<24}{'solver':<7}{'vars':>6}{'cons':>6}{'build ms':>10}{'solve ms':>10}{'total ms':>10}"
+          f"{'objective EUR':>15}  {'path':<11}{'LP ms':>8}")
+    cases = (("24 x 1 h", 1, 1, 1), ("96 x 15 min", 1, 4, 1), ("192 x 15 min, 6 cycles", 2, 4, 3))
+    for label, n_days, substeps, copies in cases:
+        request = real_days(args.day, n_days, substeps, copies)
         for solver in SOLVERS:
-            build, solve, objective = bench(request, solver, args.repeats)
-            print(f"{label:<12}{solver:<8}{model.prob.numVariables():>6}{model.prob.numConstraints():>6}"
-                  f"{build:>10.1f}{solve:>10.1f}{build + solve:>10.1f}{objective:>15.4f}")
+            if not SolverSpec(name=solver).available():
+                continue
+            b = bench(request, solver, args.repeats if n_days == 1 else max(3, args.repeats // 10))
+            total = b["build"] + b["solve"]
+            print(f"{label:<24}{solver:<7}{b['vars']:>6}{b['cons']:>6}{b['build']:>10.1f}{b['solve']:>10.1f}"
+                  f"{total:>10.1f}{b['objective']:>15.4f}  {b['path']:<11}{b['lp']:>8.1f}  x LP {total / b['lp']:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,79 +1,190 @@
-"""One call: a day request in, a checked schedule (or a diagnosis) out."""
+"""One call: a day request in, a checked schedule (or a diagnosis) out.
+
+The exact optimum is reached by the cheapest proof available (``DayResult.path``):
+
+``lp``
+    The LP relaxation's optimum is integral (every start and on/off binary is 0
+    or 1) and no charge/discharge or import/export pair flows at once: it is
+    feasible for the MILP and no MILP point can be cheaper, so it is the optimum.
+``lp_branch``
+    A small best-first branch and bound on the LP relaxation (warm re-solves,
+    at most ``solver.max_lp_nodes`` LPs, by default 64 with HiGHS, none with CBC): branch on the most fractional start or
+    on/off binary (each kind's columns) or on a direction binary whose pair
+    flows both ways; the first MILP-feasible node taken off the queue has the
+    lowest bound of all open nodes, so it is the optimum.
+``milp``
+    The MILP with direction binaries only where they can matter
+    (:func:`ems.optim.kinds.storage.needs_direction`), accepted when its solution
+    shows no simultaneous flows where a binary was left out (it is then feasible
+    for the full MILP, whose relaxation it is).
+``milp_full``
+    The MILP with every direction binary: used when the lighter one's solution
+    shows simultaneous flows, or when ``solver.fast_path`` is false.
+"""
 
 from __future__ import annotations
 
+import heapq
 import time
 
 import numpy as np
-import pulp
 
+from ems.optim.backends import Solution, session
 from ems.optim.diagnose import find_culprit, precheck
 from ems.optim.kinds import STORAGE_KINDS, grid
-from ems.optim.milp import Model, build_model, parts
+from ems.optim.milp import Matrix, Model, build_model, parts
 from ems.optim.request import DayRequest
 from ems.optim.result import DayResult, energy_cost_eur
 from ems.optim.solver import SolverSpec
 from ems.optim.validate import validate
+
+INTEGRAL_TOL = 1e-9  # an LP value this close to 0 or 1 counts as integral
+SIMULTANEOUS_TOL = 1e-7  # kW: two flows both above this in one step are simultaneous
 
 
 def optimize_day(request: DayRequest, settings: SolverSpec | None = None) -> DayResult:
     """Schedule ``request`` optimally; the returned schedule has passed the validator.
 
     Status ``optimal`` (proven, gap 0), ``feasible`` (within mip_rel_gap or
-    stopped by the time limit), or ``infeasible`` with a diagnosis naming the
-    device and the constraint. ``settings`` default to the request's ``solver``.
+    stopped by the time limit), ``infeasible`` with a diagnosis naming the
+    device and the constraint, or ``error`` (the solver found nothing in time).
+    ``settings`` default to the request's ``solver``.
     """
     settings = settings or request.solver
     problems = precheck(request)
     if problems:
         return DayResult(status="infeasible", diagnosis=problems, solver=settings.name)
     started = time.perf_counter()
-    model = build_model(request)
-    built = time.perf_counter()
-    model.prob.solve(settings.pulp_solver())
-    solved = time.perf_counter()
-    status = _status(model.prob, settings)
-    if status == "infeasible":
+    model = build_model(request, full=not settings.fast_path)
+    mat = model.matrix()
+    built = time.perf_counter() - started
+    model, mat, solution, path, solve_seconds, extra_build = solve_exact(model, mat, settings)
+    if solution.status == "infeasible":
         diagnosis = find_culprit(request, lambda r: _feasible(r, settings))
         return DayResult(status="infeasible", diagnosis=diagnosis, solver=settings.name)
-    if status == "error":
+    if solution.status == "error":
         return DayResult(status="error", solver=settings.name,
-                         diagnosis=[f"solver {settings.name}: {pulp.LpStatus[model.prob.status]} (no solution found "
+                         diagnosis=[f"solver {settings.name}: {solution.detail} (no solution found "
                                     f"within time_limit_s={settings.time_limit_s:g})"])
-    result = extract(model, status, settings.name)
-    result.build_seconds, result.solve_seconds = built - started, solved - built
+    result = extract(model, mat, solution.x, solution.status, settings.name)
+    result.path = path
+    result.build_seconds, result.solve_seconds = built + extra_build, solve_seconds
     validate(request, result)
     return result
 
 
-def _status(prob: pulp.LpProblem, settings: SolverSpec) -> str:
-    if prob.status == pulp.LpStatusInfeasible or prob.sol_status == pulp.LpSolutionInfeasible:
-        return "infeasible"
-    if prob.sol_status == pulp.LpSolutionOptimal and prob.status == pulp.LpStatusOptimal:
-        return "optimal" if settings.mip_rel_gap == 0 else "feasible"
-    if prob.sol_status == pulp.LpSolutionIntegerFeasible:
-        return "feasible"
-    return "error"
+def solve_exact(model: Model, mat: Matrix, settings: SolverSpec
+                ) -> tuple[Model, Matrix, Solution, str, float, float]:
+    """(model, matrix, solution, path, solve seconds, extra build seconds) along the paths above."""
+    spent = 0.0
+    if settings.fast_path:
+        s = session(mat, settings)
+        lp = s.relaxation()
+        spent += lp.seconds
+        if lp.status == "infeasible" or (lp.status == "optimal" and lp_is_exact(model, mat, lp.x)):
+            return model, mat, lp, "lp", spent, 0.0
+        if lp.status == "optimal":
+            best, seconds = branch_and_bound(model, mat, s, lp, settings.lp_nodes)
+            spent += seconds
+            if best is not None:
+                return model, mat, best, "lp_branch", spent, 0.0
+        mip = s.mip()
+        spent += mip.seconds
+        if mip.x is None or not simultaneous(model, mip.x, dropped_only=True):
+            return model, mat, mip, "milp", spent, 0.0
+    started = time.perf_counter()
+    if not model.full:
+        model = build_model(model.request, full=True)
+        mat = model.matrix()
+    rebuilt = time.perf_counter() - started
+    full = session(mat, settings).mip()
+    return model, mat, full, "milp_full", spent + full.seconds, rebuilt
+
+
+def branch_and_bound(model: Model, mat: Matrix, s, root: Solution, max_nodes: int) -> tuple[Solution | None, float]:
+    """(the optimum or None, seconds): best-first branch and bound over LPs with fixed columns.
+
+    None when the node budget runs out, a pair without a binary flows both ways
+    (nothing to branch on), or no node is feasible (the MILP decides then).
+    """
+    choice = np.flatnonzero(mat.integer & ~_direction_columns(model, mat))
+    queue = [(root.objective, 0, (), root)]
+    spent, count = 0.0, 0
+    while queue:
+        _, _, fixings, node = heapq.heappop(queue)
+        column = _branch_column(model, node.x, choice)
+        if column is None:
+            return node, spent  # MILP-feasible, and no open node has a lower bound
+        if column < 0 or count + 2 > max_nodes:
+            return None, spent
+        for value in (1.0, 0.0):
+            count += 1
+            fixed = (*fixings, (column, value))
+            child = s.fixed(np.array([c for c, _ in fixed]), np.array([v for _, v in fixed]))
+            spent += child.seconds
+            if child.status == "optimal":
+                heapq.heappush(queue, (child.objective, count, fixed, child))
+    return None, spent
+
+
+def _direction_columns(model: Model, mat: Matrix) -> np.ndarray:
+    direction = np.zeros(mat.n_cols, dtype=bool)
+    for p in model.pairs:
+        direction[p.binary[p.binary >= 0]] = True
+    return direction
+
+
+def _branch_column(model: Model, x: np.ndarray, choice: np.ndarray) -> int | None:
+    """The column to branch on: the most fractional choice binary, else the direction binary of a pair
+    flowing both ways; None when ``x`` is MILP-feasible, -1 when only a pair without binary is at fault."""
+    if len(choice):
+        frac = np.minimum(x[choice] - np.floor(x[choice]), np.ceil(x[choice]) - x[choice])
+        i = int(np.argmax(frac))
+        if frac[i] > INTEGRAL_TOL:
+            return int(choice[i])
+    for p in model.pairs:
+        both = np.flatnonzero(np.minimum(x[p.a], x[p.b]) > SIMULTANEOUS_TOL)
+        if len(both):
+            return int(p.binary[both[0]]) if p.binary[both[0]] >= 0 else -1
+    return None
+
+
+def lp_is_exact(model: Model, mat: Matrix, x: np.ndarray) -> bool:
+    """Whether an LP-relaxation optimum ``x`` is feasible for the MILP: integral choices, no simultaneity."""
+    choice = x[mat.integer & ~_direction_columns(model, mat)]
+    return bool(np.all(np.abs(choice - np.round(choice)) <= INTEGRAL_TOL)) and not simultaneous(model, x)
+
+
+def simultaneous(model: Model, x: np.ndarray, dropped_only: bool = False) -> list[str]:
+    """Names of the pairs that flow both ways in some step of ``x`` (only where no binary forbids it
+    when ``dropped_only``)."""
+    found = []
+    for p in model.pairs:
+        both = np.minimum(x[p.a], x[p.b]) > SIMULTANEOUS_TOL
+        if dropped_only:
+            both &= p.binary < 0
+        if both.any():
+            found.append(p.name)
+    return found
 
 
 def _feasible(request: DayRequest, settings: SolverSpec) -> bool:
     if precheck(request):
         return False
-    model = build_model(request)
-    model.prob.solve(settings.pulp_solver())
-    return _status(model.prob, settings) in ("optimal", "feasible")
+    model = build_model(request, full=not settings.fast_path)
+    mat = model.matrix()
+    return solve_exact(model, mat, settings)[2].status in ("optimal", "feasible")
 
 
-def extract(m: Model, status: str, solver: str) -> DayResult:
-    """Read the schedule out of a solved model (each part through its kind) and price it."""
+def extract(m: Model, mat: Matrix, x: np.ndarray, status: str, solver: str) -> DayResult:
+    """Read the schedule out of a solution ``x`` (each part through its kind) and price it."""
     r = m.request
-    result = DayResult(status=status, solver=solver, n_variables=m.prob.numVariables(),
-                       n_constraints=m.prob.numConstraints())
-    grid.extract(m, result)
+    result = DayResult(status=status, solver=solver, n_variables=mat.n_cols, n_constraints=mat.n_rows)
+    grid.extract(m, x, result)
     for kind, spec in parts(r):
-        kind.extract(m, spec, result)
+        kind.extract(m, x, spec, result)
     price(r, result)
-    result.penalty_eur = float(sum(c * (v.varValue or 0.0) for v, c in m.penalty))
+    result.penalty_eur = float(m.term_vector("penalty") @ x) if m.costs["penalty"] else 0.0
     result.objective_eur = result.energy_cost_eur + result.degradation_eur + result.penalty_eur
     return result
 

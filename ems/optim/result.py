@@ -50,6 +50,9 @@ class DayResult:
     ev: StorageSchedule | None = None
     diagnosis: list[str] = field(default_factory=list)
     solver: str = ""
+    #: Which formulation proved the optimum: ``lp`` (the LP relaxation was integral), ``milp``
+    #: (direction binaries only where needed) or ``milp_full`` (every direction binary); see ems.optim.optimize.
+    path: str = ""
     build_seconds: float = 0.0
     solve_seconds: float = 0.0
     n_variables: int = 0

@@ -1,5 +1,5 @@
 """What every device kind shares: the strict record base of the request schema, its
-field types, and the :class:`Kind` protocol each kind module implements.
+field types, and the :class:`DeviceKind` and :class:`StorageKind` protocols the kind modules implement.
 
 A request record rejects unknown keys (naming the key and the nearest known
 one), bools where numbers are expected, and non-finite numbers. Units are in
@@ -67,10 +67,14 @@ class DeviceKind(Protocol):
     spec: type[Record]
 
     def define(self, m: "Model", spec: Any) -> None:
-        """Add the device's variables and constraints, its power to ``m.load``, its penalty to the objective."""
+        """Add the device's columns and rows, its power to the balance, its penalty to the objective."""
 
-    def extract(self, m: "Model", spec: Any, result: "DayResult") -> None:
-        """Read the solved variables into ``result.devices``."""
+    def extract(self, m: "Model", x: np.ndarray, spec: Any, result: "DayResult") -> None:
+        """Read the solution ``x`` (one value per column) into ``result.devices``."""
+
+    def rounding(self, m: "Model", x: np.ndarray, spec: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, 0/1 values): the device's binaries rounded from an LP solution ``x`` so that they
+        satisfy the device's own constraints (the LP with them fixed then settles the rest)."""
 
     def precheck(self, r: "DayRequest", spec: Any) -> list[str]:
         """Obvious infeasibilities found without a solver, each naming the device and the constraint."""
@@ -98,10 +102,10 @@ class StorageKind(Protocol):
     follows_load: bool
 
     def define(self, m: "Model", spec: Any) -> None:
-        """Add the storage's variables and constraints, its power to ``m.load``, its wear to the objective."""
+        """Add the storage's columns and rows, its power to the balance, its wear to the objective."""
 
-    def extract(self, m: "Model", spec: Any, result: "DayResult") -> None:
-        """Read the solved variables into ``result.<key>``."""
+    def extract(self, m: "Model", x: np.ndarray, spec: Any, result: "DayResult") -> None:
+        """Read the solution ``x`` (one value per column) into ``result.<key>``."""
 
     def precheck(self, r: "DayRequest", spec: Any) -> list[str]:
         """Obvious infeasibilities found without a solver."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import pulp
 from pydantic import model_validator
 
 from ems.optim.kinds.base import Name, NonNegative, Record, Step, allowed_steps
@@ -51,28 +50,43 @@ class CycleKind:
     def define(self, m, d: DiscretePhaseDevice) -> None:
         length = len(d.phases_kw)
         if d.runs == 0:
-            m.vars[d.name] = {}
+            m.vars[d.name] = (np.zeros(0, int), np.zeros(0, int))
             return
-        starts = allowed_steps(d.pmf, m.request.theta, d.earliest_start, d.latest_end, length)
-        s = {k: m.var(f"{d.name}_start_{k}", binary=True) for k in starts}
-        m.add([(v, 1.0) for v in s.values()], pulp.LpConstraintEQ, float(d.runs), f"{d.name}_runs")
-        span = length + d.min_gap_steps
-        if d.runs > 1:
-            for t in range(d.earliest_start, d.latest_end):
-                clique = [(s[k], 1.0) for k in range(t - span + 1, t + 1) if k in s]
-                if len(clique) > 1:
-                    m.add(clique, pulp.LpConstraintLE, 1.0, f"{d.name}_no_overlap_{t}")
-        for k, v in s.items():
-            for j, p in enumerate(d.phases_kw):
-                if p:
-                    m.load[k + j].append((v, p))
-            if d.pmf is not None and d.preference_weight:
-                m.penalty.append((v, d.preference_weight * (1.0 - d.pmf[k])))
-        m.vars[d.name] = s
+        k = np.asarray(allowed_steps(d.pmf, m.request.theta, d.earliest_start, d.latest_end, length), dtype=int)
+        s = m.columns(len(k), binary=True)
+        m.coefs(m.rows(1, float(d.runs), float(d.runs))[0], s, 1.0)
+        if d.runs > 1:  # no two starts within one cycle + gap: a clique row per step with > 1 candidate
+            span = length + d.min_gap_steps
+            t = np.arange(d.earliest_start, d.latest_end)[:, None]
+            member = (k[None, :] > t - span) & (k[None, :] <= t)
+            member = member[member.sum(axis=1) > 1]
+            if len(member):
+                i, j = np.nonzero(member)
+                m.coefs(m.rows(len(member), -np.inf, 1.0)[i], s[j], 1.0)
+        phases = np.asarray(d.phases_kw, float)
+        on = np.flatnonzero(phases)
+        m.into_balance(s[:, None], k[:, None] + on[None, :], phases[on][None, :])
+        if d.pmf is not None and d.preference_weight:
+            m.cost("penalty", s, d.preference_weight * (1.0 - np.asarray(d.pmf, float)[k]))
+        m.vars[d.name] = (k, s)
 
-    def extract(self, m, d: DiscretePhaseDevice, result: DayResult) -> None:
-        starts = sorted(k for k, s in m.vars[d.name].items() if (s.varValue or 0) > 0.5)
-        result.devices[d.name] = self.schedule(d, starts, m.n)
+    def extract(self, m, x: np.ndarray, d: DiscretePhaseDevice, result: DayResult) -> None:
+        k, s = m.vars[d.name]
+        result.devices[d.name] = self.schedule(d, k[x[s] > 0.5].tolist(), m.n)
+
+    def rounding(self, m, x: np.ndarray, d: DiscretePhaseDevice) -> tuple[np.ndarray, np.ndarray]:
+        """The start binaries rounded from an LP solution: the ``runs`` heaviest starts that do not overlap."""
+        k, s = m.vars[d.name]
+        span = len(d.phases_kw) + d.min_gap_steps
+        picked: list[int] = []
+        for i in np.argsort(-x[s], kind="stable"):
+            if len(picked) == d.runs:
+                break
+            if all(abs(k[i] - k[j]) >= span for j in picked):
+                picked.append(int(i))
+        values = np.zeros(len(s))
+        values[picked] = 1.0
+        return s, values
 
     @staticmethod
     def schedule(d: DiscretePhaseDevice, starts: list[int], n: int) -> DeviceSchedule:

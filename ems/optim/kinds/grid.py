@@ -8,7 +8,6 @@ PV may be curtailed at no cost when ``pv_curtailable``, e.g. at negative prices.
 from __future__ import annotations
 
 import numpy as np
-import pulp
 
 from ems.optim.kinds.base import NonNegative, Record
 from ems.optim.result import DayResult
@@ -23,27 +22,28 @@ class Grid(Record):
 
 
 def define(m) -> None:
-    r = m.request
-    g = r.grid
-    imp = [m.var(f"import_{t}", 0, g.max_import_kw) for t in range(m.n)]
-    exp = [m.var(f"export_{t}", 0, g.max_export_kw) for t in range(m.n)]
-    curtail = [m.var(f"curtail_{t}", 0, r.pv_kw[t] if r.pv_curtailable else 0.0) for t in range(m.n)]
-    for t in range(m.n):
-        m.load[t] += [(imp[t], -1.0), (exp[t], 1.0), (curtail[t], 1.0)]
-        m.energy_cost += [(imp[t], m.dt * r.import_price_eur_kwh[t]), (exp[t], -m.dt * r.export_price_eur_kwh[t])]
-        if r.export_price_eur_kwh[t] >= r.import_price_eur_kwh[t] and g.max_import_kw > 0 and g.max_export_kw > 0:
-            d = m.var(f"grid_dir_{t}", binary=True)
-            m.add([(imp[t], 1.0), (d, -g.max_import_kw)], pulp.LpConstraintLE, 0.0, f"import_dir_{t}")
-            m.add([(exp[t], 1.0), (d, g.max_export_kw)], pulp.LpConstraintLE, g.max_export_kw, f"export_dir_{t}")
+    """Import, export and curtailment columns (kW) per step, their energy cost, and the direction
+    binaries where export pays at least import."""
+    r, g = m.request, m.request.grid
+    steps = np.arange(m.n)
+    imp = m.columns(m.n, 0.0, g.max_import_kw)
+    exp = m.columns(m.n, 0.0, g.max_export_kw)
+    curtail = m.columns(m.n, 0.0, np.asarray(r.pv_kw, float) if r.pv_curtailable else 0.0)
+    m.into_balance(imp, steps, -1.0)
+    m.into_balance(exp, steps, 1.0)
+    m.into_balance(curtail, steps, 1.0)
+    buy, sell = np.asarray(r.import_price_eur_kwh, float), np.asarray(r.export_price_eur_kwh, float)
+    m.cost("energy", imp, m.dt * buy)
+    m.cost("energy", exp, -m.dt * sell)
+    both_possible = g.max_import_kw > 0 and g.max_export_kw > 0
+    m.pair("grid", imp, exp, g.max_import_kw, g.max_export_kw, (sell >= buy) & both_possible)
     m.vars["grid"] = {"import": imp, "export": exp, "curtail": curtail}
 
 
-def extract(m, result: DayResult) -> None:
-    def values(variables) -> list[float]:
-        return np.maximum([v.varValue or 0.0 for v in variables], 0.0).tolist()
-
+def extract(m, x: np.ndarray, result: DayResult) -> None:
     v = m.vars["grid"]
-    result.import_kw, result.export_kw, result.pv_curtailed_kw = (values(v[k]) for k in ("import", "export", "curtail"))
+    result.import_kw, result.export_kw, result.pv_curtailed_kw = (
+        np.maximum(x[v[k]], 0.0).tolist() for k in ("import", "export", "curtail"))
 
 
 def precheck(r) -> list[str]:

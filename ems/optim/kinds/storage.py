@@ -6,7 +6,7 @@ The battery is connected for the whole horizon and ends it with at least
 each session starts at ``soc_init_kwh`` at ``arrival_step`` and must hold at
 least ``soc_target_kwh`` at ``deadline_step`` (when the car leaves); what it
 drives between sessions is not modelled. A binary per step forbids charging
-and discharging at once where discharging is possible.
+and discharging at once where that could pay (:func:`needs_direction`).
 Rules: the EV charges in its cheapest plugged-in steps; the battery charges in
 the cheapest quarter of the steps and discharges (never beyond the house's
 need) in the dearest quarter.
@@ -18,7 +18,6 @@ import math
 from typing import Any
 
 import numpy as np
-import pulp
 from pydantic import model_validator
 
 from ems.optim.kinds.base import Efficiency, NonNegative, Record, Step
@@ -54,6 +53,10 @@ class BatterySpec(Record):
                 raise ValueError(f"{key}={getattr(self, key):g} is outside [soc_min_kwh, soc_max_kwh] = "
                                  f"[{self.soc_min_kwh:g}, {self.soc_max_kwh:g}]")
         return self
+
+    @property
+    def max_out_kw(self) -> float:
+        return self.max_discharge_kw
 
 
 class EVSession(Record):
@@ -117,39 +120,68 @@ class EVSpec(Record):
         return mask
 
 
-def _flow(m, name: str, steps: list[int], max_in: float, max_out: float) -> tuple[dict, dict]:
-    """Charge/discharge variables (grid side, kW) over ``steps``, in the balance; direction binaries."""
-    ch = {t: m.var(f"{name}_charge_{t}", 0, max_in) for t in steps}
-    dis = {t: m.var(f"{name}_discharge_{t}", 0, max_out) for t in steps} if max_out > 0 else {}
-    for t in steps:
-        m.load[t].append((ch[t], 1.0))
-        if t in dis:
-            m.load[t].append((dis[t], -1.0))
-            both = m.var(f"{name}_dir_{t}", binary=True)
-            m.add([(ch[t], 1.0), (both, -max_in)], pulp.LpConstraintLE, 0.0, f"{name}_charge_dir_{t}")
-            m.add([(dis[t], 1.0), (both, max_out)], pulp.LpConstraintLE, max_out, f"{name}_discharge_dir_{t}")
+def needs_direction(m, steps: np.ndarray, eta_in: float, eta_out: float, degradation_eur_kwh: float) -> np.ndarray:
+    """Whether each of ``steps`` needs a binary forbidding charge and discharge at once (bool per step).
+
+    It does not where all three hold, because then lowering a simultaneous
+    charge c by e and discharge d by e * eta_in * eta_out keeps every SOC, lowers
+    the grid load by e * (1 - eta_in * eta_out) and the wear by
+    degradation * dt * e * (1 + eta_in * eta_out), so it cannot raise the cost:
+      1. import and export prices of the step are >= 0 (less import or more export never costs);
+      2. the storage loses something on a round trip: degradation > 0 or eta_in * eta_out < 1
+         (else doing both is a tie, which a solver may return);
+      3. the export limit exceeds PV plus every storage's discharge power in the step, so
+         the export can always take the lowered load.
+    With ``m.full`` every step gets its binary. Either way the solution is checked for
+    simultaneity (``Model.pairs``) and solved again with every binary if it shows any.
+    """
+    if m.full:
+        return np.ones(len(steps), dtype=bool)
+    r = m.request
+    buy, sell = np.asarray(r.import_price_eur_kwh, float)[steps], np.asarray(r.export_price_eur_kwh, float)[steps]
+    lossy = degradation_eur_kwh > 0 or eta_in * eta_out < 1
+    outflow = np.asarray(r.pv_kw, float)[steps] + sum(spec.max_out_kw for _, spec in r.storages())
+    free = (buy >= 0) & (sell >= 0) & lossy & (r.grid.max_export_kw > outflow)
+    return ~free
+
+
+def _flow(m, name: str, steps: np.ndarray, max_in: float, max_out: float, eta_in: float, eta_out: float,
+          degradation_eur_kwh: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Charge/discharge columns (grid side, kW) over ``steps``, in the balance; direction binaries where needed."""
+    ch = m.columns(len(steps), 0.0, max_in)
+    m.into_balance(ch, steps, 1.0)
+    if max_out <= 0:
+        return ch, None
+    dis = m.columns(len(steps), 0.0, max_out)
+    m.into_balance(dis, steps, -1.0)
+    m.pair(name, ch, dis, max_in, max_out, needs_direction(m, steps, eta_in, eta_out, degradation_eur_kwh))
     return ch, dis
 
 
-def _soc(m, name: str, first: int, last: int, ch: dict, dis: dict, eta_in: float, eta_out: float, init: float,
-         low: float, high: float) -> dict[int, Any]:
-    """SOC variables at boundaries first+1..last (soc[first] = init) following charge and discharge."""
-    soc: dict[int, Any] = {first: None}
-    for t in range(first, last):
-        soc[t + 1] = m.var(f"{name}_soc_{t + 1}", low, high)
-        terms = [(soc[t + 1], 1.0)] + ([(soc[t], -1.0)] if soc[t] is not None else [])
-        if t in ch:
-            terms.append((ch[t], -m.dt * eta_in))
-        if t in dis:
-            terms.append((dis[t], m.dt / eta_out))
-        m.add(terms, pulp.LpConstraintEQ, init if t == first else 0.0, f"{name}_soc_step_{t}")
+def _soc(m, first: int, last: int, at: np.ndarray, ch: np.ndarray, dis: np.ndarray | None, eta_in: float,
+         eta_out: float, init: float, low: float, high: float) -> np.ndarray:
+    """SOC columns at boundaries first+1..last (soc[first] = init) following charge and discharge;
+    ``at[t]`` is the position of step t in ``ch``/``dis``."""
+    count = last - first
+    soc = m.columns(count, low, high)
+    if count == 0:
+        return soc
+    rhs = np.zeros(count)
+    rhs[0] = init
+    rows = m.rows(count, rhs, rhs)
+    m.coefs(rows, soc, 1.0)
+    m.coefs(rows[1:], soc[:-1], -1.0)
+    flow = at[first:last]
+    m.coefs(rows, ch[flow], -m.dt * eta_in)
+    if dis is not None:
+        m.coefs(rows, dis[flow], m.dt / eta_out)
     return soc
 
 
-def _values(variables: dict, n: int) -> np.ndarray:
+def _values(x: np.ndarray, cols: np.ndarray | None, steps: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros(n)
-    for t, v in variables.items():
-        out[t] = v.varValue or 0.0
+    if cols is not None:
+        out[steps] = x[cols]
     return np.maximum(out, 0.0)
 
 
@@ -159,19 +191,23 @@ class BatteryKind:
     follows_load = True  # the rules place it against the house load of everything else
 
     def define(self, m, b: BatterySpec) -> None:
-        steps = list(range(m.n))
-        ch, dis = _flow(m, "battery", steps, b.max_charge_kw, b.max_discharge_kw)
-        soc = _soc(m, "battery", 0, m.n, ch, dis, b.charge_efficiency, b.discharge_efficiency, b.soc_init_kwh,
+        steps = np.arange(m.n)
+        ch, dis = _flow(m, "battery", steps, b.max_charge_kw, b.max_discharge_kw, b.charge_efficiency,
+                        b.discharge_efficiency, b.degradation_eur_kwh)
+        soc = _soc(m, 0, m.n, steps, ch, dis, b.charge_efficiency, b.discharge_efficiency, b.soc_init_kwh,
                    b.soc_min_kwh, b.soc_max_kwh)
         if m.n:
-            m.add([(soc[m.n], 1.0)], pulp.LpConstraintGE, b.soc_final_min_kwh, "battery_soc_final")
-        m.degradation += [(x, b.degradation_eur_kwh * m.dt) for x in (*ch.values(), *dis.values())]
+            m.coefs(m.rows(1, b.soc_final_min_kwh, np.inf)[0], soc[-1], 1.0)
+        m.cost("degradation", ch, b.degradation_eur_kwh * m.dt)
+        if dis is not None:
+            m.cost("degradation", dis, b.degradation_eur_kwh * m.dt)
         m.vars["battery"] = {"charge": ch, "discharge": dis, "soc": soc}
 
-    def extract(self, m, b: BatterySpec, result: DayResult) -> None:
-        v = m.vars["battery"]
-        soc = [b.soc_init_kwh] + [v["soc"][t].varValue or 0.0 for t in range(1, m.n + 1)]
-        result.battery = StorageSchedule(_values(v["charge"], m.n).tolist(), soc, _values(v["discharge"], m.n).tolist())
+    def extract(self, m, x: np.ndarray, b: BatterySpec, result: DayResult) -> None:
+        v, steps = m.vars["battery"], np.arange(m.n)
+        soc = [b.soc_init_kwh] + x[v["soc"]].tolist()
+        result.battery = StorageSchedule(_values(x, v["charge"], steps, m.n).tolist(), soc,
+                                         _values(x, v["discharge"], steps, m.n).tolist())
 
     def precheck(self, r, b: BatterySpec) -> list[str]:
         most = b.charge_efficiency * b.max_charge_kw * r.step_hours * r.n_steps
@@ -207,25 +243,28 @@ class EVKind:
     follows_load = False
 
     def define(self, m, ev: EVSpec) -> None:
-        plugged = np.flatnonzero(ev.plugged(m.n)).tolist()
-        ch, dis = _flow(m, "ev", plugged, ev.max_charge_kw, ev.max_out_kw)
+        plugged = np.flatnonzero(ev.plugged(m.n))
+        at = np.full(m.n, -1)
+        at[plugged] = np.arange(len(plugged))
+        ch, dis = _flow(m, "ev", plugged, ev.max_charge_kw, ev.max_out_kw, ev.charge_efficiency,
+                        ev.discharge_efficiency)
         socs = []
-        for i, s in enumerate(ev.sessions):
-            soc = _soc(m, f"ev_s{i}", s.arrival_step, s.deadline_step, ch, dis, ev.charge_efficiency,
+        for s in ev.sessions:
+            soc = _soc(m, s.arrival_step, s.deadline_step, at, ch, dis, ev.charge_efficiency,
                        ev.discharge_efficiency, s.soc_init_kwh, 0.0, ev.capacity_kwh)
             if s.deadline_step > s.arrival_step:
-                m.add([(soc[s.deadline_step], 1.0)], pulp.LpConstraintGE, s.soc_target_kwh, f"ev_s{i}_target")
+                m.coefs(m.rows(1, s.soc_target_kwh, np.inf)[0], soc[-1], 1.0)
             socs.append(soc)
-        m.vars["ev"] = {"charge": ch, "discharge": dis, "soc": socs}
+        m.vars["ev"] = {"steps": plugged, "charge": ch, "discharge": dis, "soc": socs}
 
-    def extract(self, m, ev: EVSpec, result: DayResult) -> None:
+    def extract(self, m, x: np.ndarray, ev: EVSpec, result: DayResult) -> None:
         v = m.vars["ev"]
         levels = {}
         for s, soc in zip(ev.sessions, v["soc"]):
             levels[s.arrival_step] = s.soc_init_kwh
-            levels.update({t: var.varValue or 0.0 for t, var in soc.items() if var is not None})
-        result.ev = StorageSchedule(_values(v["charge"], m.n).tolist(), self.soc_path(ev, m.n, levels),
-                                    _values(v["discharge"], m.n).tolist() if ev.v2g else None)
+            levels.update(zip(range(s.arrival_step + 1, s.deadline_step + 1), x[soc].tolist()))
+        result.ev = StorageSchedule(_values(x, v["charge"], v["steps"], m.n).tolist(), self.soc_path(ev, m.n, levels),
+                                    _values(x, v["discharge"], v["steps"], m.n).tolist() if ev.v2g else None)
 
     @staticmethod
     def soc_path(ev: EVSpec, n: int, levels: dict[int, float]) -> list[float]:

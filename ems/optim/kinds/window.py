@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import pulp
 from pydantic import model_validator
 
 from ems.optim.kinds.base import Name, NonNegative, Record, Step, allowed_steps
@@ -46,24 +45,35 @@ class WindowKind:
     spec = PartialUsageDevice
 
     def define(self, m, d: PartialUsageDevice) -> None:
-        steps = allowed_steps(d.pmf, m.request.theta, d.earliest_start, d.latest_end)
-        q = {t: m.var(f"{d.name}_kw_{t}", 0, d.max_kw) for t in steps}
-        m.add([(v, m.dt) for v in q.values()], pulp.LpConstraintEQ, d.energy_kwh, f"{d.name}_energy")
-        for t, v in q.items():
-            m.load[t].append((v, 1.0))
-            if d.min_kw > 0:
-                on = m.var(f"{d.name}_on_{t}", binary=True)
-                m.add([(v, 1.0), (on, -d.max_kw)], pulp.LpConstraintLE, 0.0, f"{d.name}_max_{t}")
-                m.add([(v, 1.0), (on, -d.min_kw)], pulp.LpConstraintGE, 0.0, f"{d.name}_min_{t}")
-            if d.pmf is not None and d.preference_weight:
-                m.penalty.append((v, d.preference_weight * (1.0 - d.pmf[t]) * m.dt))
-        m.vars[d.name] = q
+        t = np.asarray(allowed_steps(d.pmf, m.request.theta, d.earliest_start, d.latest_end), dtype=int)
+        q = m.columns(len(t), 0.0, d.max_kw)
+        m.coefs(m.rows(1, d.energy_kwh, d.energy_kwh)[0], q, m.dt)
+        m.into_balance(q, t, 1.0)
+        on = None
+        if d.min_kw > 0:  # semi-continuous: q = 0 or min_kw <= q <= max_kw
+            on = m.columns(len(t), binary=True)
+            upper = m.rows(len(t), -np.inf, 0.0)
+            m.coefs(upper, q, 1.0)
+            m.coefs(upper, on, -d.max_kw)
+            lower = m.rows(len(t), 0.0, np.inf)
+            m.coefs(lower, q, 1.0)
+            m.coefs(lower, on, -d.min_kw)
+        if d.pmf is not None and d.preference_weight:
+            m.cost("penalty", q, d.preference_weight * (1.0 - np.asarray(d.pmf, float)[t]) * m.dt)
+        m.vars[d.name] = (t, q, on)
 
-    def extract(self, m, d: PartialUsageDevice, result: DayResult) -> None:
+    def extract(self, m, x: np.ndarray, d: PartialUsageDevice, result: DayResult) -> None:
+        t, q, _ = m.vars[d.name]
         power = np.zeros(m.n)
-        for t, v in m.vars[d.name].items():
-            power[t] = v.varValue or 0.0
+        power[t] = x[q]
         result.devices[d.name] = DeviceSchedule(np.maximum(power, 0.0).tolist())
+
+    def rounding(self, m, x: np.ndarray, d: PartialUsageDevice) -> tuple[np.ndarray, np.ndarray]:
+        """The on/off binaries rounded from an LP solution: on wherever it delivers."""
+        _, q, on = m.vars[d.name]
+        if on is None:
+            return np.zeros(0, dtype=int), np.zeros(0)
+        return on, (x[q] > 0).astype(float)
 
     def from_power(self, d: PartialUsageDevice, power: np.ndarray) -> DeviceSchedule:
         return DeviceSchedule(np.asarray(power, float).tolist())
