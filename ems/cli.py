@@ -11,10 +11,16 @@ import logging
 import sys
 from pathlib import Path
 
-from ems.config import load_config
 from ems.data.errors import DataError
 
 log = logging.getLogger("ems")
+
+
+def load_config(overrides: list[str]):
+    """The composed Hydra config (imported on use: ``optimize`` never needs Hydra)."""
+    from ems.config import load_config as compose
+
+    return compose(overrides)
 
 
 def main(argv: list[str] | None = None) -> int:

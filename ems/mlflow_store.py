@@ -1,16 +1,99 @@
-"""The project's MLflow store: experiments are created with their artifacts under ``paths.output_dir``."""
+"""The project's MLflow store: a sqlite database whose schema is built once per MLflow version,
+and experiments created with their artifacts under ``paths.output_dir``.
+
+MLflow builds a fresh sqlite store by running its ~60 schema migrations
+(about 1 s). ems runs them once per installed MLflow version into a template
+(``$EMS_CACHE_DIR``, default ``~/.cache/ems``) and copies it for every new
+store; MLflow then finds its tables at the current revision, verifies them
+and adds the default experiment as usual. ``mlflow`` itself is imported
+only when a store is opened.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-import mlflow  # noqa: E402
+if TYPE_CHECKING:
+    import mlflow
+
+CACHE_ENV = "EMS_CACHE_DIR"
 
 
-def ensure_experiment(client: mlflow.MlflowClient, name: str, artifact_root: str) -> str:
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for other back-ends or in-memory sqlite)."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "sqlite" or not parsed.path or parsed.path in ("/", "/:memory:"):
+        return None
+    return Path(parsed.path[1:])  # sqlite:///relative/file.db, sqlite:////absolute/file.db
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ems")
+
+
+def schema_template() -> Path:
+    """A sqlite file holding MLflow's current schema and nothing else (built on first use, atomically)."""
+    import mlflow
+    import sqlalchemy
+    from mlflow.store.db import utils
+
+    template = cache_dir() / f"mlflow-{mlflow.__version__}-schema.db"
+    if template.is_file():
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=template.name, suffix=".tmp", dir=template.parent)
+    os.close(fd)
+    try:
+        engine = sqlalchemy.create_engine(f"sqlite:///{tmp}")
+        try:
+            utils._initialize_tables(engine)
+        finally:
+            engine.dispose()
+        os.replace(tmp, template)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return template
+
+
+def prepare_store(uri: str) -> None:
+    """Give a sqlite store that does not exist yet MLflow's schema by copying the template.
+
+    Safe under concurrency: the copy is linked into place only if no other
+    process created the store first. Other back-ends are left to MLflow.
+    """
+    path = sqlite_path(uri)
+    if path is None or path.exists():
+        return
+    template = schema_template()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(template, tmp)
+        try:
+            os.link(tmp, path)  # fails if another process put a store there meanwhile: keep theirs
+        except FileExistsError:
+            pass
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def client(uri: str) -> "mlflow.MlflowClient":
+    """An MLflow client on ``uri``, its sqlite schema prepared from the template when new."""
+    prepare_store(uri)
+    import mlflow
+
+    return mlflow.MlflowClient(uri)
+
+
+def ensure_experiment(client: "mlflow.MlflowClient", name: str, artifact_root: str) -> str:
     """The id of experiment ``name``, created with its artifacts below ``artifact_root``
     (never MLflow's default ``./mlruns`` in whatever folder the command runs from)."""
     found = client.get_experiment_by_name(name)

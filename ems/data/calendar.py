@@ -7,6 +7,7 @@ Sunday of October.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, time, timedelta, timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
@@ -19,11 +20,13 @@ def local_midnight_utc(day: date, timezone: str) -> datetime:
     return local.astimezone(dt_timezone.utc).replace(tzinfo=None)
 
 
+@functools.lru_cache(maxsize=4096)
 def local_day_hours(first: date, last: date, timezone: str) -> pl.DataFrame:
     """UTC hours (naive) of local days [first, last] with local_date and local_hour.
 
     ``local_hour`` is the wall-clock hour (0-23); on the autumn change the
-    hour 2 appears twice, on the spring change it is missing.
+    hour 2 appears twice, on the spring change it is missing. Cached (a polars
+    frame is never changed in place), so the service computes a day's hours once.
     """
     start = local_midnight_utc(first, timezone)
     end = local_midnight_utc(last + timedelta(days=1), timezone)

@@ -56,28 +56,40 @@ def select_days(store: Store, building: "Building", start: object, n_days: objec
 
 
 def load_days(store: Store, building: "Building", days: list[date]) -> tuple[list[DayData], dict[date, str]]:
-    """Valid days as :class:`DayData`, and skipped days with the reason."""
+    """Valid days as :class:`DayData`, and skipped days with the reason.
+
+    One query for the whole span; each column becomes one array, cut at the
+    local-day boundaries (a day's rows are contiguous in UTC order).
+    """
     if not days:
         return [], {}
     frame = store.energy_wide(building.id, days[0], days[-1])
+    dates = frame["local_date"].to_list()
+    bounds = {}
+    for i, d in enumerate(dates):  # first row and row count of each local day
+        first, count = bounds.get(d, (i, 0))
+        bounds[d] = (first, count + 1)
+    meters = [d for d in building.devices if d in frame.columns]
+    energy = {d: frame[d].cast(pl.Float64).fill_null(np.nan).to_numpy() for d in meters}
+    missing_price = frame["price_eur_mwh"].is_null().to_numpy()
+    hours = frame.select("utc_hour", "local_date", "local_hour", "price_eur_mwh")
     valid: list[DayData] = []
     skipped: dict[date, str] = {}
-    by_day = {key[0]: part for key, part in frame.partition_by("local_date", as_dict=True).items()}
     for day in days:
-        part = by_day[day]
-        reason = _invalid_reason(part, building)
+        first, count = bounds[day]
+        rows = slice(first, first + count)
+        reason = _invalid_reason(missing_price[rows], {m: energy[m][rows] for m in meters}, building)
         if reason:
             skipped[day] = reason
             continue
-        energy = {d: part[d].cast(pl.Float64).fill_null(np.nan).to_numpy() for d in building.devices if d in part.columns}
-        valid.append(DayData(day, part.select("utc_hour", "local_date", "local_hour", "price_eur_mwh"), energy))
+        valid.append(DayData(day, hours.slice(first, count), {d: energy[d][rows].copy() for d in meters}))
     return valid, skipped
 
 
-def _invalid_reason(part: pl.DataFrame, building: "Building") -> str | None:
-    if part["price_eur_mwh"].null_count():
+def _invalid_reason(missing_price: np.ndarray, energy: dict[str, np.ndarray], building: "Building") -> str | None:
+    if missing_price.any():
         return "no day-ahead price for some hours"
     for meter in building.settlement_meters:
-        if meter not in part.columns or part[meter].null_count():
+        if meter not in energy or np.isnan(energy[meter]).any():
             return f"{meter} has no valid reading for some hours"
     return None

@@ -51,7 +51,8 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
     def skip(reason: str) -> None:
         skipped[reason] = skipped.get(reason, 0) + 1
 
-    for day in tqdm(days, desc=f"{exp.building.id} {exp.mode.name}", unit="day", disable=not progress):
+    for day in tqdm(days, desc=f"{exp.building.id} {exp.mode.name}", unit="day",
+                    disable=None if progress else True):  # None: shown on a terminal only
         problem = pose(day, exp.building, exp.replay, max_kw, exp.ev)
         if isinstance(problem, str):
             skip(problem)

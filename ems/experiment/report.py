@@ -32,7 +32,9 @@ PARETO = ("metrics.energy_cost_eur", "metrics.preference_satisfaction_pct")
 def load_runs(tracking_uri: str, experiment: str) -> pd.DataFrame:
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri)
+    from ems.mlflow_store import client as store_client
+
+    client = store_client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
         names = ", ".join(e.name for e in client.search_experiments())

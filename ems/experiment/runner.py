@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+import polars as pl
 from omegaconf import DictConfig, OmegaConf
 
 from ems.config import load_config, override_key
@@ -24,8 +25,8 @@ from ems.data.days import DayData, load_days, select_days
 from ems.data.errors import DataError
 from ems.data.ingest import ensure_database
 from ems.data.store import Store
-from ems.experiment import plots
 from ems.experiment.protocols import Experiment
+from ems.experiment.recorder import Recorder, TrackingTarget
 from ems.experiment.replay import ReplayOutcome, replay
 from ems.experiment.summary import daily_frame, table, totals
 
@@ -78,6 +79,19 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None, parent
     run; the first combination's objective is returned. ``parent_run_id``
     nests the run(s) under a sweep's MLflow run; ``job_label`` prefixes their names.
     """
+    recorder = _recorder(cfg)  # first: its helper process imports MLflow while the rest runs
+    try:
+        columns, first, period = _run(cfg, recorder, output_dir, parent_run_id, job_label, overrides)
+    except BaseException:
+        recorder.abandon()
+        raise
+    print(table(columns, f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | "
+                         f"forecast {first.forecast.name}"))
+    recorder.close()
+    return objective(cfg.objective, next(iter(columns.values())))
+
+
+def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_label, overrides):
     ensure_database(cfg.data)  # before instantiating: a learned prior reads the store
     first = Experiment.from_config(cfg)
     period = load_period(cfg, first.building)
@@ -85,11 +99,11 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None, parent
         with Store(cfg.data.db, cfg.data.timezone) as store:
             first.learner.prepare(store, first.building, period.days[0].day, period.days[-1].day)
     out = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="ems-run-"))
-    tracker = _tracker(cfg)
     combos = _combinations(cfg, first, _user_overrides(overrides))
     parent = parent_run_id
-    if tracker is not None and len(combos) > 1:
-        parent = tracker.start(cfg.name, _params(cfg), _tags(cfg, period), parent_run_id)
+    tags = _tags(cfg, period) if recorder.tracking else {}
+    if recorder.tracking and len(combos) > 1:
+        parent = recorder.start(cfg.name, _params(cfg), tags, parent_run_id)
     columns = {}
     for label, (exp, combo_cfg) in combos.items():
         exp.learner = copy.deepcopy(first.learner)  # each run learns from the same prepared start
@@ -101,16 +115,21 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None, parent
         if exp.learner is not None:
             exp.learner.finish(run_dir)
             columns[label].update(exp.learner.metrics())
-        _write(run_dir, combo_cfg, outcome, columns[label], f"{exp.building.id} {label}")
-        if tracker is not None:
+        daily = _write(run_dir, combo_cfg, outcome, columns[label])
+        if not daily.is_empty():
+            recorder.plots(run_dir, outcome.steps, daily, f"{exp.building.id} {label}")
+        if recorder.tracking:
             name = f"{job_label} {label}" if job_label else label
-            run_id = tracker.start(name[:250], _params(combo_cfg, exp), _tags(cfg, period), parent)
-            tracker.log_daily(run_id, daily_frame(outcome), list(DAILY_METRICS))
-            tracker.log_totals(run_id, columns[label])
-            tracker.finish(run_id, run_dir)
+            run = recorder.start(name[:250], _params(combo_cfg, exp), tags, parent)
+            recorder.log_daily(run, daily, list(DAILY_METRICS))
+            recorder.log_totals(run, columns[label])
+            recorder.finish(run, run_dir)
     if parent is not None and parent != parent_run_id:
-        tracker.log_totals(parent, {f"{k}/{label}": v for label, c in columns.items() for k, v in c.items()})
-        tracker.finish(parent)
+        recorder.log_totals(parent, {f"{k}/{label}": v for label, c in columns.items() for k, v in c.items()})
+        recorder.finish(parent)
+    return columns, first, period
+
+
     print(table(columns, f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | "
                          f"forecast {first.forecast.name}"))
     return objective(cfg.objective, next(iter(columns.values())))
@@ -163,28 +182,24 @@ def _period_text(period: Period) -> str:
     return f"{period.days[0].day} .. {period.days[-1].day}"
 
 
-def _write(out: Path, cfg: DictConfig, outcome: ReplayOutcome, result: dict, title: str) -> None:
+def _write(out: Path, cfg: DictConfig, outcome: ReplayOutcome, result: dict) -> pl.DataFrame:
+    """The run's config, summary, per-day table and per-step schedules; returns the per-day table."""
     out.mkdir(parents=True, exist_ok=True)
     daily = daily_frame(outcome)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     (out / "summary.json").write_text(json.dumps(
         {"totals": result, "skipped": outcome.skipped, "infeasible": outcome.infeasible}, indent=2, default=str))
-    if daily.is_empty():
-        return
-    daily.write_csv(out / "daily.csv")
-    outcome.steps.write_parquet(out / "schedules.parquet")
-    best = daily.sort("savings_eur", descending=True)["local_date"][0]
-    plots.day_schedule(outcome.steps, best, f"{title}: {best} (largest saving)", out / "day_schedule.png")
-    plots.daily_costs(daily, f"{title}: daily energy cost", out / "daily_costs.png")
-    plots.cumulative_savings(daily, f"{title}: cumulative savings vs baseline", out / "cumulative_savings.png")
+    if not daily.is_empty():
+        daily.write_csv(out / "daily.csv")
+        outcome.steps.write_parquet(out / "schedules.parquet")
+    return daily
 
 
-def _tracker(cfg: DictConfig):
-    if not cfg.tracking.enabled:
-        return None
-    from ems.experiment.tracking import Tracker
-
-    return Tracker(cfg.tracking.uri, cfg.name, cfg.tracking.artifact_root)
+def _recorder(cfg: DictConfig) -> Recorder:
+    target = None
+    if cfg.tracking.enabled:
+        target = TrackingTarget(cfg.tracking.uri, cfg.name, cfg.tracking.artifact_root)
+    return Recorder(target, background=bool(cfg.tracking.get("background", True)))
 
 
 def _params(cfg: DictConfig, exp: Experiment | None = None) -> dict[str, str]:

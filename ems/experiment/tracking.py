@@ -9,24 +9,17 @@ totals, artifacts are the run's output folder.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
-import os
 import subprocess
 import time
 from pathlib import Path
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+import polars as pl
+from omegaconf import DictConfig, OmegaConf
 
-import logging  # noqa: E402
-
-from ems.mlflow_store import ensure_experiment  # noqa: E402
-
-import mlflow  # noqa: E402
-import polars as pl  # noqa: E402
-from mlflow.entities import Metric, Param  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
-
-from ems.config import project_root  # noqa: E402
+from ems.config import project_root
+from ems.mlflow_store import client, ensure_experiment
 
 # The schema migrations' INFO lines would precede every run's output (and one-line errors).
 for _name in ("mlflow.store.db.utils", "alembic"):
@@ -68,13 +61,15 @@ class Tracker:
     """Logs runs to ``uri`` under experiment ``experiment``; artifacts go below ``artifact_root``."""
 
     def __init__(self, uri: str, experiment: str, artifact_root: str):
-        self.client = mlflow.MlflowClient(uri)
+        self.client = client(uri)
         self.experiment_id = ensure_experiment(self.client, experiment, artifact_root)
 
     def start(self, run_name: str, params: dict[str, str], tags: dict[str, str], parent_run_id: str | None = None) -> str:
         tags = dict(tags)
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
+        from mlflow.entities import Param
+
         run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
         items = [Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), BATCH):
@@ -82,6 +77,8 @@ class Tracker:
         return run.info.run_id
 
     def log_daily(self, run_id: str, daily: pl.DataFrame, columns: list[str]) -> None:
+        from mlflow.entities import Metric
+
         now = int(time.time() * 1000)
         metrics = [Metric(f"day/{c}", float(v), now, step)
                    for c in columns for step, v in enumerate(daily[c].to_list()) if v is not None and math.isfinite(v)]
@@ -89,6 +86,8 @@ class Tracker:
             self.client.log_batch(run_id, metrics=metrics[i:i + METRIC_BATCH])
 
     def log_totals(self, run_id: str, totals: dict[str, float]) -> None:
+        from mlflow.entities import Metric
+
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, 0) for k, v in totals.items() if v is not None and math.isfinite(v)]
         self.client.log_batch(run_id, metrics=metrics)

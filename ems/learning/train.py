@@ -19,7 +19,7 @@ from tqdm import tqdm  # noqa: E402
 from ems.data.calendar import WHOLE_RECORD  # noqa: E402
 from ems.data.store import Store  # noqa: E402
 from ems.figures import save_figure  # noqa: E402
-from ems.mlflow_store import ensure_experiment  # noqa: E402
+from ems.mlflow_store import client as store_client, ensure_experiment  # noqa: E402
 from ems.learning import registry  # noqa: E402
 from ems.learning.features import DAILY, HOURLY, daily_frame, hourly_frame, weather_frame  # noqa: E402
 from ems.learning.predictor import (PredictorSettings, dow_baseline, hour_baseline, metrics, model_input,  # noqa: E402
@@ -52,7 +52,7 @@ def train_building(store: Store, building, settings: PredictorSettings, runs, tr
     if not days:
         return []
     weather = weather_frame(store, min(days), max(days))
-    client = registry.mlflow.MlflowClient(tracking_uri)
+    client = store_client(tracking_uri)
     registry.mlflow.set_tracking_uri(tracking_uri)
     experiment_id = ensure_experiment(client, experiment, artifact_root)
     reports = []

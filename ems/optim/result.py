@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -74,10 +74,19 @@ class DayResult:
 
     def to_dict(self) -> dict:
         """JSON-ready dict; absent parts (no battery, no starts) are left out."""
-        def prune(value):
-            if isinstance(value, dict):
-                return {k: prune(v) for k, v in value.items() if v is not None}
-            if isinstance(value, list):
-                return [prune(v) for v in value]
-            return value
-        return prune(asdict(self))
+        out = _plain(self)
+        out["devices"] = {name: _plain(s) for name, s in self.devices.items()}
+        for key in ("battery", "ev"):
+            if key in out:
+                out[key] = _plain(out[key])
+        return out
+
+
+def _plain(record) -> dict:
+    """A dataclass's fields as a dict, None left out, lists copied (shallow, without asdict's deep copy)."""
+    out = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if value is not None:
+            out[f.name] = list(value) if isinstance(value, list) else value
+    return out

@@ -8,6 +8,8 @@ twice for a device is not learned twice.
 
 from __future__ import annotations
 
+import threading
+
 import math
 from typing import Annotated, Any, Union
 
@@ -54,6 +56,8 @@ def create_app(cfg: DictConfig, overrides: list[str] | None = None) -> FastAPI:
     app = FastAPI(title="ems", version=__version__,
                   description="Day-ahead schedules and usage learning for CoSSMic buildings.")
     services = Services(cfg, overrides)
+    if cfg.get("service", {}).get("warm", False):  # in the background: the service answers from the start
+        threading.Thread(target=services.warm, name="ems-warm", daemon=True).start()
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_, exc: RequestValidationError) -> JSONResponse:
@@ -70,7 +74,7 @@ def create_app(cfg: DictConfig, overrides: list[str] | None = None) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "version": __version__, "buildings": services.known()}
+        return {"status": "ok", "version": __version__, "buildings": services.known(), "warm": services.warmed}
 
     @app.post("/optimize")
     def optimize(body: OptimizeBody = Body(..., examples=[OPTIMIZE_EXAMPLE])) -> Any:

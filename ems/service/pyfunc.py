@@ -75,10 +75,10 @@ def package(service, settings, tracking_uri: str, experiment: str, artifact_root
     building = service.building
     flexible = building.usage_devices()
     pmfs = FixedPMFs({f"{d}/{t}": service.agent.pmf_of(d, t).tolist() for d in flexible for t in DAY_TYPES})
-    from ems.mlflow_store import ensure_experiment
+    from ems.mlflow_store import client, ensure_experiment
 
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment_id=ensure_experiment(mlflow.MlflowClient(tracking_uri), experiment, artifact_root))
+    mlflow.set_experiment(experiment_id=ensure_experiment(client(tracking_uri), experiment, artifact_root))
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(run_name=f"{building.id}_scheduler"):
         path = Path(tmp) / "service.pkl"
         path.write_bytes(pickle.dumps({"building": building, "profile": service.profile, "pmfs": pmfs,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from ems.learning.pmf import LearningSettings, ProbabilityModelAgent
 from ems.service.expand import ExpansionSettings
 from ems.service.profiles import BuildingProfile, build_profile
 
+log = logging.getLogger(__name__)
 
 #: What ``python -m ems serve`` composes unless its ``--set`` overrides choose otherwise.
 SERVICE_DEFAULTS = ("mode=phases", "battery=home", "ev=home")
@@ -59,6 +61,7 @@ class Services:
         self.dir = Path(cfg.paths.output_dir) / "service"
         self._buildings: dict[str, BuildingService] = {}
         self._lock = threading.Lock()
+        self.warmed = False
         mode = instantiate(cfg.mode, where="mode")
         self.settings = ExpansionSettings(
             feed_in_eur_kwh=instantiate(cfg.tariff, where="tariff").feed_in_eur_kwh,
@@ -70,8 +73,25 @@ class Services:
         with Store(self.cfg.data.db, self.cfg.data.timezone) as store:
             return store.buildings()
 
+    def warm(self) -> list[str]:
+        """Load every building of the store that has a building config; the ids loaded.
+        ``warmed`` is true once done (``/health`` reports it)."""
+        loaded = []
+        for building_id in self.known():
+            try:
+                self.get(building_id)
+            except UnknownBuilding as exc:
+                log.info("not warmed: %s", exc)
+                continue
+            loaded.append(building_id)
+        self.warmed = True
+        return loaded
+
     def get(self, building_id: str) -> BuildingService:
-        with self._lock:
+        service = self._buildings.get(building_id)
+        if service is not None:  # loaded: no lock, so a request never waits for another building's load
+            return service
+        with self._lock:  # one load at a time: Hydra's compose is process-global
             if building_id not in self._buildings:
                 self._buildings[building_id] = self._load(building_id)
             return self._buildings[building_id]
