@@ -272,6 +272,9 @@ def test_cli_optimize_writes_the_result_and_exit_codes(tmp_path):
     out = tmp_path / "result.json"
     ok = run_cli("-m", "ems", "optimize", str(good), "--out", str(out))
     assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == ""  # no solver banner: stdout stays the caller's
+    to_stdout = run_cli("-m", "ems", "optimize", str(good))
+    assert json.loads(to_stdout.stdout)["status"] == "optimal"  # pure JSON, e.g. for | jq
     result = json.loads(out.read_text())
     assert result["status"] == "optimal" and len(result["devices"]["dishwasher"]["starts"]) == 1
     assert set(result) >= {"energy_cost_eur", "objective_eur", "import_kw", "export_kw", "build_seconds",

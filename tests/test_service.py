@@ -93,6 +93,20 @@ def test_health_and_docs(server):
     assert {"/optimize", "/learn", "/health", "/buildings/{building}/pmf"} <= set(paths)
 
 
+def test_profiles_are_warmed_in_the_background_from_start(overrides):
+    for warm, expected in (("true", True), ("false", False)):
+        server = Server([*overrides, f"service.warm={warm}"])
+        try:
+            deadline = time.time() + 60
+            while not (body := server.call("GET", "/health")[1])["warm"] and time.time() < deadline and expected:
+                time.sleep(0.2)
+            assert body["warm"] is expected
+            status, result = server.call("POST", "/optimize", SEED_OPTIMIZE)
+            assert status == 200 and result["status"] == "optimal"
+        finally:
+            server.stop()
+
+
 def test_seed_optimize_request_returns_a_valid_schedule(server, overrides):
     status, body = server.call("POST", "/optimize", SEED_OPTIMIZE)
     assert status == 200 and body["status"] == "optimal"

@@ -60,3 +60,73 @@ def test_naive_forecast_costs_at_least_perfect_foresight(shipped_db, tmp_path):
     joined = perfect.join(naive, on="local_date", suffix="_naive")
     assert (joined["energy_cost_eur_naive"] >= joined["energy_cost_eur"] - 1e-9).all()
     assert joined["baseline_cost_eur"].to_list() == joined["baseline_cost_eur_naive"].to_list()
+
+
+def _logged(uri: str) -> tuple[dict, dict, set]:
+    client = mlflow.MlflowClient(uri)
+    run = client.search_runs([client.get_experiment_by_name("default").experiment_id])[0]
+    daily = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "day/energy_cost_eur")}
+    timeless = {k: v for k, v in run.data.metrics.items() if "seconds" not in k and "time" not in k}
+    return timeless, daily, {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_recording_in_the_helper_process_and_in_process_log_the_same(shipped_db, tmp_path):
+    from ems.config import load_config
+    from ems.experiment.runner import run_experiment
+
+    common = ["building=residential4", "mode=phases", "battery=home", "period.start=2016-06-06", "period.n_days=3",
+              f"paths.db={shipped_db}"]
+    logged = {}
+    for background in ("true", "false"):
+        out = tmp_path / background
+        run_experiment(load_config([*common, f"paths.output_dir={out}", f"tracking.background={background}"]),
+                       out / "run")
+        logged[background] = _logged(f"sqlite:///{out}/mlflow.db")
+        assert {"day_schedule.png", "daily_costs.png", "cumulative_savings.png"} <= {
+            p.name for p in (out / "run").iterdir()}
+    metrics, daily, artifacts = logged["true"]
+    assert len(daily) == 3 and {"energy_cost_eur", "savings_eur"} <= set(metrics)
+    assert "day_schedule.png" in artifacts
+    assert logged["true"] == logged["false"]
+
+
+def test_a_broken_tracking_store_is_one_line_naming_tracking_uri_and_keeps_the_outputs(shipped_db, tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli("run.py", "period.n_days=2", f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}",
+                     f"hydra.run.dir={run_dir}", "tracking.uri=sqlite:////proc/no-such-dir/mlflow.db")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: tracking.uri=sqlite:////proc/no-such-dir/mlflow.db: recording (start) failed: FileNotFoundError: "
+        "[Errno 2] No such file or directory: '/proc/no-such-dir'")
+    assert "energy cost EUR" in result.stdout  # the KPI table was printed before recording
+    assert {"config.yaml", "summary.json", "daily.csv", "schedules.parquet"} <= {p.name for p in run_dir.iterdir()}
+
+
+def test_a_new_store_gets_mlflows_own_schema_from_a_template_built_once(tmp_path, monkeypatch):
+    import sqlite3
+
+    from ems.mlflow_store import client, schema_template
+
+    monkeypatch.setenv("EMS_CACHE_DIR", str(tmp_path / "cache"))
+
+    def schema(path) -> tuple:
+        """Revision, tables with their columns, and indexes (not the DDL text: MLflow's migrations write
+        the values of a CHECK constraint in set order, which differs from process to process)."""
+        with sqlite3.connect(path) as con:
+            version = con.execute("SELECT version_num FROM alembic_version").fetchall()
+            tables = [name for (name,) in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+            columns = {t: con.execute(f'PRAGMA table_info("{t}")').fetchall() for t in tables}
+            indexes = con.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' ORDER BY name"
+                                  ).fetchall()
+        return version, columns, indexes
+
+    mlflow.MlflowClient(f"sqlite:///{tmp_path}/own.db").search_experiments()  # MLflow migrates this one itself
+    client(f"sqlite:///{tmp_path}/a.db").create_experiment("x")
+    template = schema_template()
+    built = template.stat().st_mtime_ns
+    client(f"sqlite:///{tmp_path}/b.db").search_experiments()
+    assert template.stat().st_mtime_ns == built  # reused, not rebuilt
+    assert schema(tmp_path / "a.db") == schema(tmp_path / "b.db") == schema(tmp_path / "own.db")
+    names = [e.name for e in mlflow.MlflowClient(f"sqlite:///{tmp_path}/a.db").search_experiments()]
+    assert sorted(names) == ["Default", "x"]

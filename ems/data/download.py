@@ -36,7 +36,7 @@ def download(url: str, sha256: str, dest_dir: Path, timeout_s: float = 120.0) ->
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response, open(part, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
+            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, disable=None) as bar:
                 for block in iter(lambda: response.read(BLOCK), b""):
                     out.write(block)
                     digest.update(block)

@@ -59,7 +59,7 @@ def ingest(paths: list[Path], data_cfg: DictConfig, db: Path | None = None) -> I
     """Parse, clean and store ``paths`` into the database (``data.db`` unless ``db``)."""
     started = time.perf_counter()
     db = Path(db or data_cfg.db)
-    sources = [read_any(Path(p)) for p in tqdm(paths, desc="reading", unit="file", leave=False)]
+    sources = [read_any(Path(p)) for p in tqdm(paths, desc="reading", unit="file", leave=False, disable=None)]
     _refuse_mixed_releases(sources)
     cleaning = CleaningConfig(**OmegaConf.to_container(data_cfg.cleaning, resolve=True))
     flex_models = dict(data_cfg.flex_models)
@@ -73,7 +73,7 @@ def ingest(paths: list[Path], data_cfg: DictConfig, db: Path | None = None) -> I
         try:
             create_schema(con)
             con.execute("BEGIN TRANSACTION")
-            for source in tqdm(sources, desc="ingesting", unit="file"):
+            for source in tqdm(sources, desc="ingesting", unit="file", disable=None):  # terminal only
                 if isinstance(source, HouseholdFile):
                     readings = clean_household(
                         source, cleaning, flex_models, data_cfg.timezone,

@@ -39,6 +39,11 @@ import polars as pl
 log = logging.getLogger(__name__)
 
 
+class RecordingError(ValueError):
+    """Plots or MLflow logging failed; one line naming the tracking store and what failed.
+    The run's files (config, summary, tables) are written before recording starts."""
+
+
 @dataclass(frozen=True)
 class TrackingTarget:
     """Where runs are logged: MLflow ``uri``, ``experiment`` name, ``artifact_root`` folder."""
@@ -251,7 +256,8 @@ class Recorder:
             finally:
                 self._helper.lock.release()
         if error:
-            raise RuntimeError(error)
+            where = f"tracking.uri={self.target.uri}: " if self.target is not None else ""
+            raise RecordingError(f"{where}{error}")
 
     def abandon(self) -> None:
         """After a failed run: finish what was asked (logging, not raising, a recording error); with
@@ -262,7 +268,7 @@ class Recorder:
             return
         try:
             self.close()
-        except RuntimeError as exc:
+        except RecordingError as exc:
             log.error("%s", exc)
 
 

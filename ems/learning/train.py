@@ -57,7 +57,7 @@ def train_building(store: Store, building, settings: PredictorSettings, runs, tr
     experiment_id = ensure_experiment(client, experiment, artifact_root)
     reports = []
     for device in tqdm(building.usage_devices(), desc=f"training {building.id}",
-                       unit="device"):
+                       unit="device", disable=None):  # shown on a terminal only
         frame = daily_frame(usage, device, weather, min(days), max(days)) if usage.learnable_days.get(device) else None
         report = _train_device(building.id, device, frame, usage, weather, settings, client, experiment_id, alias)
         reports.append(report)
