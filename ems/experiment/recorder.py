@@ -159,7 +159,7 @@ class _Helper:
         finally:
             os.close(write_fd)
         self.reply = os.fdopen(read_fd, "rb")
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
 
     @property
     def alive(self) -> bool:

@@ -185,17 +185,6 @@ class Model:
             self.coefs(rows, d, max_b)
         self.pairs.append(Pair(name, np.asarray(a), np.asarray(b), cols))
 
-    def direction_rounding(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(columns, 0/1 values) of the direction binaries whose pair flows one way only in ``x``."""
-        cols, values = [], []
-        for p in self.pairs:
-            a, b = x[p.a], x[p.b]
-            one_way = (p.binary >= 0) & ((a > 0) != (b > 0))
-            cols.append(p.binary[one_way])
-            values.append((a[one_way] > 0).astype(float))
-        return (np.concatenate(cols or [np.zeros(0, int)]).astype(int),
-                np.concatenate(values or [np.zeros(0)]))
-
 
 def parts(request: DayRequest) -> Iterator[tuple[DeviceKind | StorageKind, Any]]:
     """(kind, spec) of every flexible part of the request: devices, then the storages."""

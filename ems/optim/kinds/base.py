@@ -72,10 +72,6 @@ class DeviceKind(Protocol):
     def extract(self, m: "Model", x: np.ndarray, spec: Any, result: "DayResult") -> None:
         """Read the solution ``x`` (one value per column) into ``result.devices``."""
 
-    def rounding(self, m: "Model", x: np.ndarray, spec: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(columns, 0/1 values): the device's binaries rounded from an LP solution ``x`` so that they
-        satisfy the device's own constraints (the LP with them fixed then settles the rest)."""
-
     def precheck(self, r: "DayRequest", spec: Any) -> list[str]:
         """Obvious infeasibilities found without a solver, each naming the device and the constraint."""
 

@@ -74,20 +74,6 @@ class CycleKind:
         k, s = m.vars[d.name]
         result.devices[d.name] = self.schedule(d, k[x[s] > 0.5].tolist(), m.n)
 
-    def rounding(self, m, x: np.ndarray, d: DiscretePhaseDevice) -> tuple[np.ndarray, np.ndarray]:
-        """The start binaries rounded from an LP solution: the ``runs`` heaviest starts that do not overlap."""
-        k, s = m.vars[d.name]
-        span = len(d.phases_kw) + d.min_gap_steps
-        picked: list[int] = []
-        for i in np.argsort(-x[s], kind="stable"):
-            if len(picked) == d.runs:
-                break
-            if all(abs(k[i] - k[j]) >= span for j in picked):
-                picked.append(int(i))
-        values = np.zeros(len(s))
-        values[picked] = 1.0
-        return s, values
-
     @staticmethod
     def schedule(d: DiscretePhaseDevice, starts: list[int], n: int) -> DeviceSchedule:
         power = np.zeros(n)

@@ -68,13 +68,6 @@ class WindowKind:
         power[t] = x[q]
         result.devices[d.name] = DeviceSchedule(np.maximum(power, 0.0).tolist())
 
-    def rounding(self, m, x: np.ndarray, d: PartialUsageDevice) -> tuple[np.ndarray, np.ndarray]:
-        """The on/off binaries rounded from an LP solution: on wherever it delivers."""
-        _, q, on = m.vars[d.name]
-        if on is None:
-            return np.zeros(0, dtype=int), np.zeros(0)
-        return on, (x[q] > 0).astype(float)
-
     def from_power(self, d: PartialUsageDevice, power: np.ndarray) -> DeviceSchedule:
         return DeviceSchedule(np.asarray(power, float).tolist())
 
