@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 from ems.data.errors import DataError
@@ -23,19 +24,37 @@ def load_config(overrides: list[str]):
     return compose(overrides)
 
 
+#: Exit codes of every subcommand.
+OK, INFEASIBLE, BAD_INPUT, INTERNAL = 0, 1, 2, 3
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand: exit 0 done, 1 infeasible (optimize), 2 bad input (one line naming the file,
+    field or key), 3 internal error (one line; ``--debug`` adds the traceback)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
     except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: internal error in {args.command}: {type(exc).__name__}: {exc} "
+              f"(rerun with --debug for the traceback)", file=sys.stderr)
+        return INTERNAL
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ems", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ems", description=__doc__.splitlines()[0],
+                                     epilog="exit codes: 0 done, 1 infeasible, 2 bad input, 3 internal error")
+    parser.add_argument("--debug", action="store_true", help="debug logging, and the traceback of an internal error")
     commands = parser.add_subparsers(dest="command", required=True)
     data = commands.add_parser("data", help="build and inspect the DuckDB store")
     data_cmds = data.add_subparsers(dest="data_command", required=True)
@@ -126,7 +145,7 @@ def _optimize(args: argparse.Namespace) -> int:
         print(text)
     for line in result.diagnosis:
         print(f"{result.status}: {line}", file=sys.stderr)
-    return 0 if result.ok else 1
+    return OK if result.ok else INFEASIBLE
 
 
 def _run_settings(overrides: list[str]):
@@ -242,5 +261,7 @@ def _info(args: argparse.Namespace) -> int:
                       string_agg(device || ':' || flex_model, ' ' ORDER BY device) AS flex_models
                FROM devices GROUP BY building ORDER BY building"""
         )
-        print(summary)
+    for row in summary.iter_rows(named=True):
+        print(f"{row['building']}: {row['devices']} devices, {row['first_utc']} .. {row['last_utc']} UTC; "
+              f"{row['flex_models']}")
     return 0

@@ -84,7 +84,7 @@ def test_days_with_missing_meters_are_skipped_and_counted(shipped_db, tmp_path):
 
 
 def test_optuna_sweeper_runs_and_stores_its_study_in_sqlite(shipped_db, tmp_path):
-    """The pinned hydra-optuna-sweeper + optuna 2.x + SQLAlchemy 1.4 combination works end to end."""
+    """The project's Optuna sweeper (Optuna >= 4, SQLAlchemy 2) runs the trials and stores the study in sqlite."""
     result = run_cli("run.py", "-m", "sweep=surcharge_check", "experiment=smoke", f"paths.output_dir={tmp_path}",
                      f"paths.db={shipped_db}", check=True)
     with sqlite3.connect(tmp_path / "optuna.db") as con:

@@ -87,7 +87,11 @@ class Store:
         self.timezone = timezone
         if not self.path.is_file():
             raise DataError(f"{self.path}: no ems database here; build it with `{INGEST_HINT}`")
-        self.con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.IOException as exc:  # not a DuckDB file, or one written by a newer DuckDB
+            raise DataError(f"{self.path}: cannot be opened as an ems database ({str(exc).splitlines()[0]}); "
+                            f"rebuild it with `{INGEST_HINT}`") from None
 
     def close(self) -> None:
         self.con.close()
@@ -151,4 +155,5 @@ class Store:
 
     def table_counts(self) -> dict[str, int]:
         names = ["sources", "buildings", "devices", "readings", "prices", "weather"]
-        return {n: self.con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
+        # fetchall, not fetchone: DuckDB 2 keeps a partly fetched result open and refuses the next query
+        return {n: self.con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0] for n in names}

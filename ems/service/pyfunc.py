@@ -25,6 +25,16 @@ import pandas as pd  # noqa: E402
 from ems.learning.priors import DayTypePmfs  # noqa: E402
 
 COLUMNS = ["building_id", "date", "prices", "battery_enabled", "ev_enabled"]
+#: What the packaged scheduler imports (ems itself travels as code): its requirements.txt pins
+#: these to the versions installed when it was packaged.
+SCHEDULER_PACKAGES = ("mlflow", "numpy", "pandas", "polars", "pyarrow", "pydantic", "highspy", "pulp", "omegaconf")
+
+
+def scheduler_requirements() -> list[str]:
+    """``name==version`` of every package the scheduler model imports, as installed here."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in SCHEDULER_PACKAGES]
 
 
 class SchedulerModel(mlflow.pyfunc.PythonModel):
@@ -86,5 +96,6 @@ def package(service, settings, tracking_uri: str, experiment: str, artifact_root
         model = SchedulerModel()
         info = mlflow.pyfunc.log_model(name="scheduler", python_model=model, artifacts={"service": str(path)},
                                        input_example=example, registered_model_name=f"{building.id}_scheduler",
-                                       code_paths=[str(Path(__file__).resolve().parents[1])])
+                                       code_paths=[str(Path(__file__).resolve().parents[1])],
+                                       pip_requirements=scheduler_requirements())
     return info.model_uri
