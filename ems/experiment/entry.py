@@ -23,6 +23,22 @@ from ems.experiment.runner import run_experiment
 log = logging.getLogger(__name__)
 
 
+#: run.py options that only print or spread jobs elsewhere: no recorder helpers for them.
+NO_HELPERS = ("-m", "--multirun", "--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "--shell-completion")
+
+
+def warm_up(argv: list[str]) -> None:
+    """Before Hydra composes the config: start the recorder's helpers so that MLflow and
+    matplotlib are imported by the time a short replay ends (not for printing or multirun
+    commands, whose jobs may run in other processes)."""
+    if any(arg in NO_HELPERS for arg in argv):
+        return
+    from ems.experiment.recorder import prestart
+
+    prestart(tracking=not any(arg.startswith("tracking.enabled=") and arg.split("=", 1)[1].lower() in
+                              ("false", "0", "no", "off") for arg in argv))
+
+
 def run_job(cfg: DictConfig) -> float | list[float]:
     """Run the composed experiment in the Hydra job's output folder; return its objective."""
     hydra = HydraConfig.get() if HydraConfig.initialized() else None

@@ -2,13 +2,13 @@
 
 Importing MLflow, opening its store and logging thousands of per-day metrics
 take seconds; the replay does not need any of it. With
-``tracking.background: true`` a :class:`Recorder` hands that work to one
-helper process per Python process (``python -m ems.experiment.recorder``: a
+``tracking.background: true`` a :class:`Recorder` hands that work to two
+helper processes per Python process (``python -m ems.experiment.recorder``: a
 fresh interpreter, so it neither inherits the parent's threads nor re-runs the
-parent's script). The helper is started by the first run and kept for the
-next ones (a sweep's jobs in one process import MLflow once); it imports
-MLflow while the first replay computes, then draws the plots and logs the runs
-in the order it is asked. Commands travel pickled over its stdin (a reader
+parent's script): one draws the plots, one logs to MLflow. They are started by
+the first run and kept for the next ones (a sweep's jobs in one process import
+MLflow once); they import matplotlib and MLflow while the first replay
+computes, then work in the order they are asked. Commands travel pickled over its stdin (a reader
 thread drains them, so the parent never waits on a busy helper); answers come
 back on a pipe of their own, so nothing the libraries print can garble them.
 The helper ends when its parent does (its stdin closes).
@@ -32,9 +32,10 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:  # the helper starts without polars; unpickling a frame imports it
+    import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,9 @@ class Work:
         return self.runs.get(handle) if isinstance(handle, int) else handle
 
     def do(self, command: str, *args: Any) -> None:
-        if command == "warm":
+        if command.startswith("warm"):
             try:
-                self._warm(*args)
+                getattr(self, f"_{command}")(*args)
             except Exception:  # noqa: BLE001 - a bad store fails again, and is reported, when a run starts
                 log.debug("warm-up failed", exc_info=True)
             return
@@ -92,14 +93,22 @@ class Work:
         return error
 
     def _warm(self, target: TrackingTarget | None) -> None:
+        """Import MLflow (and its sqlite store) and, given a target, open the store, while the replay runs."""
         if target is not None:
-            self.tracker(target)  # import MLflow and open the store while the replay runs
+            self.tracker(target)
+            return
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+
+        from ems.experiment import tracking  # noqa: F401
+
+    def _warm_plots(self) -> None:
+        from ems.experiment import plots  # noqa: F401 - import matplotlib while the replay runs
 
     def _start(self, target: TrackingTarget, handle: int, name: str, params: dict, tags: dict,
                parent: int | str | None) -> None:
         self.runs[handle] = self.tracker(target).start(name, params, tags, self.run_id(parent))
 
-    def _daily(self, target: TrackingTarget, handle: int, daily: pl.DataFrame, columns: list[str]) -> None:
+    def _daily(self, target: TrackingTarget, handle: int, daily: "pl.DataFrame", columns: list[str]) -> None:
         self.tracker(target).log_daily(self.run_id(handle), daily, columns)
 
     def _totals(self, target: TrackingTarget, handle: int, totals: dict[str, float]) -> None:
@@ -108,7 +117,7 @@ class Work:
     def _finish(self, target: TrackingTarget, handle: int, artifacts: str | None) -> None:
         self.tracker(target).finish(self.run_id(handle), Path(artifacts) if artifacts else None)
 
-    def _plots(self, run_dir: str, steps: pl.DataFrame, daily: pl.DataFrame, title: str) -> None:
+    def _plots(self, run_dir: str, steps: "pl.DataFrame", daily: "pl.DataFrame", title: str) -> None:
         from ems.experiment import plots
 
         out = Path(run_dir)
@@ -180,91 +189,126 @@ class _Helper:
             return f"recording failed: the helper process ended with exit code {self.process.wait()}"
 
 
-_helper: _Helper | None = None
-_helper_lock = threading.Lock()
+_helpers: dict[str, _Helper] = {}
+_helpers_lock = threading.Lock()
 _handles = itertools.count(1)
 
 
-def _shared_helper() -> _Helper:
-    global _helper
-    with _helper_lock:
-        if _helper is None or not _helper.alive:
-            _helper = _Helper()
-        return _helper
+def _shared_helper(role: str) -> _Helper:
+    """This process's helper for ``role`` (``plots`` or ``mlflow``), started on first use."""
+    with _helpers_lock:
+        helper = _helpers.get(role)
+        if helper is None or not helper.alive:
+            helper = _helpers[role] = _Helper()
+        return helper
+
+
+def prestart(tracking: bool = True) -> None:
+    """Start this process's helpers now (the MLflow one only with ``tracking``), e.g. while Hydra
+    composes the config: importing MLflow takes longer than a short replay."""
+    try:
+        _shared_helper("plots").send("warm_plots")
+        if tracking:
+            _shared_helper("mlflow").send("warm", None)
+    except OSError as exc:  # the run records in-process then
+        log.debug("no helper process: %s", exc)
+
+
+class _Local:
+    """The in-process stand-in for a helper."""
+
+    def __init__(self) -> None:
+        self.work = Work()
+        self.lock = threading.RLock()
+
+    def send(self, command: str, *args: Any) -> None:
+        if not command.startswith("warm"):  # in-process: opened when first needed
+            self.work.do(command, *args)
+
+    def sync(self) -> str | None:
+        return self.work.sync()
 
 
 class Recorder:
-    """Plots and MLflow runs of one ``run_experiment`` (``target`` None: plots only); see the module docstring."""
+    """Plots and MLflow runs of one ``run_experiment`` (``target`` None: plots only); see the module docstring.
+
+    Two helpers share the work: one draws the plots (matplotlib imported early), one logs to
+    MLflow; a run's artifacts are logged once its plots are drawn.
+    """
 
     def __init__(self, target: TrackingTarget | None, background: bool = True) -> None:
         self.target = target
-        self.started = 0
         self._asked = False  # anything beyond the warm-up
-        self._work: Work | None = None
-        self._helper: _Helper | None = None
+        self._plots = self._mlflow = None
         if background:
             try:
-                self._helper = _shared_helper()
+                self._plots = _shared_helper("plots")
+                self._mlflow = _shared_helper("mlflow") if target is not None else None
             except OSError as exc:
                 log.warning("recording in-process (no helper process: %s)", exc)
-        if self._helper is None:
-            self._work = Work()
-        else:
-            self._helper.lock.acquire()  # one run at a time records through the shared helper
-            self._send("warm", target)
+                self._plots = self._mlflow = None
+        if self._plots is None:
+            self._plots = _Local()
+            self._mlflow = self._plots if target is not None else None
+        self._channels = [c for c in dict.fromkeys([self._plots, self._mlflow]) if c is not None]
+        for channel in self._channels:
+            channel.lock.acquire()  # one run at a time records through a shared helper
+        self._plots.send("warm_plots")
+        if self._mlflow is not None:
+            self._mlflow.send("warm", target)
 
     @property
     def tracking(self) -> bool:
         return self.target is not None
 
-    def _send(self, command: str, *args: Any) -> None:
-        self._asked = self._asked or command != "warm"
-        if self._work is not None:
-            if command != "warm":  # in-process: MLflow is opened when first needed
-                self._work.do(command, *args)
-        else:
-            self._helper.send(command, *args)
+    def _log(self, command: str, *args: Any) -> None:
+        self._asked = True
+        self._mlflow.send(command, self.target, *args)
 
     def start(self, name: str, params: dict[str, str], tags: dict[str, str], parent: int | str | None = None) -> int:
         """A handle for a new MLflow run (``parent``: a handle or an MLflow run id)."""
         handle = next(_handles)
-        self.started += 1
-        self._send("start", self.target, handle, name, params, tags, parent)
+        self._log("start", handle, name, params, tags, parent)
         return handle
 
-    def log_daily(self, handle: int, daily: pl.DataFrame, columns: list[str]) -> None:
-        self._send("daily", self.target, handle, daily, columns)
+    def log_daily(self, handle: int, daily: "pl.DataFrame", columns: list[str]) -> None:
+        self._log("daily", handle, daily, columns)
 
     def log_totals(self, handle: int, totals: dict[str, float]) -> None:
-        self._send("totals", self.target, handle, totals)
+        self._log("totals", handle, totals)
 
     def finish(self, handle: int, artifacts: Path | None = None) -> None:
-        """End the run, logging the folder ``artifacts`` (after every plot asked for before)."""
-        self._send("finish", self.target, handle, str(artifacts) if artifacts is not None else None)
+        """End the run, logging the folder ``artifacts`` once the plots asked for before are drawn."""
+        if artifacts is not None and self._plots is not self._mlflow:
+            error = self._plots.sync()
+            if error:
+                self._plot_error = error
+        self._log("finish", handle, str(artifacts) if artifacts is not None else None)
 
-    def plots(self, run_dir: Path, steps: pl.DataFrame, daily: pl.DataFrame, title: str) -> None:
+    def plots(self, run_dir: Path, steps: "pl.DataFrame", daily: "pl.DataFrame", title: str) -> None:
         """Draw the run's three PNG plots into ``run_dir``."""
-        self._send("plots", str(run_dir), steps, daily, title)
+        self._asked = True
+        self._plots.send("plots", str(run_dir), steps, daily, title)
 
     def close(self) -> None:
         """Wait until everything asked for is done; raise the first error met."""
-        if self._work is not None:
-            error = self._work.sync()
-        else:
-            try:
-                error = self._helper.sync()
-            finally:
-                self._helper.lock.release()
+        errors = [getattr(self, "_plot_error", None)]
+        try:
+            errors += [channel.sync() for channel in self._channels]
+        finally:
+            for channel in self._channels:
+                channel.lock.release()
+        error = next((e for e in errors if e), None)
         if error:
             where = f"tracking.uri={self.target.uri}: " if self.target is not None else ""
             raise RecordingError(f"{where}{error}")
 
     def abandon(self) -> None:
         """After a failed run: finish what was asked (logging, not raising, a recording error); with
-        nothing asked, return at once (the helper may still be importing MLflow)."""
+        nothing asked, return at once (a helper may still be importing)."""
         if not self._asked:
-            if self._helper is not None:
-                self._helper.lock.release()
+            for channel in self._channels:
+                channel.lock.release()
             return
         try:
             self.close()

@@ -14,12 +14,13 @@ import math
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
-from omegaconf import DictConfig, OmegaConf
-
-from ems.config import project_root
 from ems.mlflow_store import client, ensure_experiment
+
+if TYPE_CHECKING:  # the recorder's helper imports this module: only what logging needs at import
+    import polars as pl
+    from omegaconf import DictConfig
 
 # The schema migrations' INFO lines would precede every run's output (and one-line errors).
 for _name in ("mlflow.store.db.utils", "alembic"):
@@ -29,8 +30,10 @@ BATCH = 100  # MLflow's limit of params per log_batch call
 METRIC_BATCH = 1000
 
 
-def flatten(cfg: DictConfig) -> dict[str, str]:
+def flatten(cfg: "DictConfig") -> dict[str, str]:
     """Dotted keys -> values of the resolved config (without Hydra's own node)."""
+    from omegaconf import OmegaConf
+
     out: dict[str, str] = {}
 
     def walk(node, prefix: str) -> None:
@@ -45,6 +48,8 @@ def flatten(cfg: DictConfig) -> dict[str, str]:
 
 
 def git_commit() -> str:
+    from ems.config import project_root
+
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True,
                               timeout=10).stdout.strip() or "unknown"
@@ -76,7 +81,7 @@ class Tracker:
             self.client.log_batch(run.info.run_id, params=items[i:i + BATCH])
         return run.info.run_id
 
-    def log_daily(self, run_id: str, daily: pl.DataFrame, columns: list[str]) -> None:
+    def log_daily(self, run_id: str, daily: "pl.DataFrame", columns: list[str]) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
