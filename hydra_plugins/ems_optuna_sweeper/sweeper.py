@@ -8,8 +8,8 @@ failed job) or raises is told as a failed trial; the sweep goes on unless a
 batch's share of failures exceeds ``max_failure_rate``.
 
 The search space is ``params`` in Hydra's sweep syntax plus any sweep given
-on the command line: ``interval(a, b)`` (float, or int when both ends are
-ints; ``tag(log, interval(a, b))`` for a log scale), ``choice(x, y)`` or
+on the command line: ``interval(a, b)`` (float; ``tag(int, interval(a, b))``
+for whole numbers, ``tag(log, interval(a, b))`` for a log scale), ``choice(x, y)`` or
 ``x,y`` (categorical), ``range(a, b[, step])`` (int steps, or the listed
 float values). A plain ``key=value`` is fixed for every trial.
 
@@ -47,10 +47,10 @@ def distribution(override: Override):
     if not override.is_sweep_override():
         return None
     value = override.value()
-    if isinstance(value, IntervalSweep):
+    if isinstance(value, IntervalSweep):  # Hydra parses both ends as floats
         log_scale = "log" in value.tags
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            return IntDistribution(value.start, value.end, log=log_scale)
+        if "int" in value.tags:
+            return IntDistribution(int(value.start), int(value.end), log=log_scale)
         return FloatDistribution(float(value.start), float(value.end), log=log_scale)
     if isinstance(value, RangeSweep) and not value.shuffle and all(
             isinstance(v, int) for v in (value.start, value.stop, value.step)):
