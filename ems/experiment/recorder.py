@@ -239,6 +239,7 @@ class Recorder:
     def __init__(self, target: TrackingTarget | None, background: bool = True) -> None:
         self.target = target
         self._asked = False  # anything beyond the warm-up
+        self._plot_error: str | None = None  # met while waiting for a run's plots before its artifacts
         self._plots = self._mlflow = None
         if background:
             try:
@@ -280,9 +281,7 @@ class Recorder:
     def finish(self, handle: int, artifacts: Path | None = None) -> None:
         """End the run, logging the folder ``artifacts`` once the plots asked for before are drawn."""
         if artifacts is not None and self._plots is not self._mlflow:
-            error = self._plots.sync()
-            if error:
-                self._plot_error = error
+            self._plot_error = self._plot_error or self._plots.sync()
         self._log("finish", handle, str(artifacts) if artifacts is not None else None)
 
     def plots(self, run_dir: Path, steps: "pl.DataFrame", daily: "pl.DataFrame", title: str) -> None:
@@ -292,7 +291,7 @@ class Recorder:
 
     def close(self) -> None:
         """Wait until everything asked for is done; raise the first error met."""
-        errors = [getattr(self, "_plot_error", None)]
+        errors = [self._plot_error]
         try:
             errors += [channel.sync() for channel in self._channels]
         finally:
