@@ -35,7 +35,7 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from hydra_plugins.ems_optuna_sweeper import config  # noqa: F401 - registers hydra/sweeper=optuna
+import hydra_plugins.ems_optuna_sweeper.config as _registered  # noqa: F401 - registers hydra/sweeper=optuna
 
 log = logging.getLogger(__name__)
 
