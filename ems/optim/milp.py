@@ -86,7 +86,10 @@ class Model:
 
     request: DayRequest
     full: bool = False
+    #: Columns of the grid and the storages by part (``grid``, ``battery``, ``ev``) ...
     vars: dict[str, Any] = field(default_factory=dict)
+    #: ... and of the devices by device name (apart, so a device may be called ``battery``).
+    devices: dict[str, Any] = field(default_factory=dict)
     pairs: list[Pair] = field(default_factory=list)
     _lower: list[np.ndarray] = field(default_factory=list)
     _upper: list[np.ndarray] = field(default_factory=list)

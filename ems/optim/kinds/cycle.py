@@ -50,7 +50,7 @@ class CycleKind:
     def define(self, m, d: DiscretePhaseDevice) -> None:
         length = len(d.phases_kw)
         if d.runs == 0:
-            m.vars[d.name] = (np.zeros(0, int), np.zeros(0, int))
+            m.devices[d.name] = (np.zeros(0, int), np.zeros(0, int))
             return
         k = np.asarray(allowed_steps(d.pmf, m.request.theta, d.earliest_start, d.latest_end, length), dtype=int)
         s = m.columns(len(k), binary=True)
@@ -68,10 +68,10 @@ class CycleKind:
         m.into_balance(s[:, None], k[:, None] + on[None, :], phases[on][None, :])
         if d.pmf is not None and d.preference_weight:
             m.cost("penalty", s, d.preference_weight * (1.0 - np.asarray(d.pmf, float)[k]))
-        m.vars[d.name] = (k, s)
+        m.devices[d.name] = (k, s)
 
     def extract(self, m, x: np.ndarray, d: DiscretePhaseDevice, result: DayResult) -> None:
-        k, s = m.vars[d.name]
+        k, s = m.devices[d.name]
         result.devices[d.name] = self.schedule(d, k[x[s] > 0.5].tolist(), m.n)
 
     @staticmethod

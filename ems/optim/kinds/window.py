@@ -60,10 +60,10 @@ class WindowKind:
             m.coefs(lower, on, -d.min_kw)
         if d.pmf is not None and d.preference_weight:
             m.cost("penalty", q, d.preference_weight * (1.0 - np.asarray(d.pmf, float)[t]) * m.dt)
-        m.vars[d.name] = (t, q, on)
+        m.devices[d.name] = (t, q, on)
 
     def extract(self, m, x: np.ndarray, d: PartialUsageDevice, result: DayResult) -> None:
-        t, q, _ = m.vars[d.name]
+        t, q, _ = m.devices[d.name]
         power = np.zeros(m.n)
         power[t] = x[q]
         result.devices[d.name] = DeviceSchedule(np.maximum(power, 0.0).tolist())
