@@ -105,7 +105,8 @@ def branch_and_bound(model: Model, mat: Matrix, s, root: Solution, max_nodes: in
     """(the optimum or None, seconds): best-first branch and bound over LPs with fixed columns.
 
     None when the node budget runs out, a pair without a binary flows both ways
-    (nothing to branch on), or no node is feasible (the MILP decides then).
+    (nothing to branch on), an LP ends without its optimum (e.g. at the time limit),
+    or no node is feasible (the MILP decides then). Infeasible subtrees are pruned.
     """
     choice = np.flatnonzero(mat.integer & ~_direction_columns(model, mat))
     queue = [(root.objective, 0, (), root)]
@@ -124,6 +125,8 @@ def branch_and_bound(model: Model, mat: Matrix, s, root: Solution, max_nodes: in
             spent += child.seconds
             if child.status == "optimal":
                 heapq.heappush(queue, (child.objective, count, fixed, child))
+            elif child.status != "infeasible":  # no bound for that subtree (e.g. the time limit): no proof here
+                return None, spent
     return None, spent
 
 
