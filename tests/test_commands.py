@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, free_port, run_cli
 from test_optim import day, real_prices
 
 BIN = Path(sys.executable).parent
@@ -90,12 +89,6 @@ def test_an_internal_error_is_one_line_and_exit_3_unless_debug(tmp_path):
     assert plain.stderr == "error: internal error in data: RuntimeError: boom (rerun with --debug for the traceback)\n"
     debug = run_cli("-c", script, "--debug", "data", "info")
     assert debug.returncode == 3 and "Traceback (most recent call last)" in debug.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(url: str, body: dict) -> dict:

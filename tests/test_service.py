@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,19 +21,13 @@ from ems.optim.validate import violations
 from ems.service.expand import expand
 from ems.service.state import Services, service_overrides
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 SEED_OPTIMIZE = {"mode": "optimize", "building_id": "DE_KN_residential3", "target_date": "2025-06-08",
                  "price_profile": [0.28] * 7 + [0.33] * 4 + [0.25] * 6 + [0.35] * 4 + [0.30] * 3,
                  "battery_enabled": True, "ev_enabled": False}
 SEED_LEARN = {"mode": "learn", "building_id": "DE_KN_residential3", "date": "2025-06-08",
               "actual_usage": {"DE_KN_residential3_washing_machine": [0] * 10 + [1, 1] + [0] * 12}}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

@@ -59,12 +59,24 @@ Step = Annotated[int, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1)]
 
 
+class DeviceRecord(Record):
+    """What every device record has: its name, its window [earliest_start, latest_end) in steps
+    (null latest_end: the horizon's end), and an optional usage PMF (one value per step) with the
+    weight of its preference penalty. Each kind adds its ``flex_model`` and its own fields."""
+
+    name: Name
+    earliest_start: Step = 0
+    latest_end: Step | None = None
+    pmf: list[NonNegative] | None = None
+    preference_weight: NonNegative = 0.0
+
+
 class DeviceKind(Protocol):
     """A device kind (``key`` = its ``flex_model``): owns its record and everything the model,
     the rules, the baseline and the checks do with a device of that kind."""
 
     key: str
-    spec: type[Record]
+    spec: type[DeviceRecord]
 
     def define(self, m: "Model", spec: Any) -> None:
         """Add the device's columns and rows, its power to the balance, its penalty to the objective."""

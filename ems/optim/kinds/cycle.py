@@ -15,26 +15,21 @@ from typing import Literal
 import numpy as np
 from pydantic import model_validator
 
-from ems.optim.kinds.base import Name, NonNegative, Record, Step, allowed_steps
+from ems.optim.kinds.base import DeviceRecord, NonNegative, Step, allowed_steps
 from ems.optim.result import DayResult, DeviceSchedule
 
 KEY = "discrete_phase"
 EXPENSIVE_QUANTILE = 0.75  # rule-based: cycles avoid steps priced at or above this quantile
 
 
-class DiscretePhaseDevice(Record):
+class DiscretePhaseDevice(DeviceRecord):
     """A cycle of per-step powers (kW) run ``runs`` times uninterrupted in [earliest_start, latest_end) steps."""
 
     label = "discrete-phase device"
-    name: Name
     flex_model: Literal["discrete_phase"] = "discrete_phase"
     phases_kw: list[NonNegative]
     runs: Step = 1
-    earliest_start: Step = 0
-    latest_end: Step | None = None
     min_gap_steps: Step = 0
-    pmf: list[NonNegative] | None = None
-    preference_weight: NonNegative = 0.0
 
     @model_validator(mode="after")
     def _cycle(self) -> "DiscretePhaseDevice":

@@ -13,25 +13,20 @@ from typing import Literal
 import numpy as np
 from pydantic import model_validator
 
-from ems.optim.kinds.base import Name, NonNegative, Record, Step, allowed_steps
+from ems.optim.kinds.base import DeviceRecord, NonNegative, allowed_steps
 from ems.optim.result import DayResult, DeviceSchedule
 
 KEY = "partial_usage"
 
 
-class PartialUsageDevice(Record):
+class PartialUsageDevice(DeviceRecord):
     """``energy_kwh`` within [earliest_start, latest_end) steps at most ``max_kw`` (kW) per step."""
 
     label = "partial-usage device"
-    name: Name
     flex_model: Literal["partial_usage"] = "partial_usage"
     energy_kwh: NonNegative
     max_kw: NonNegative
-    earliest_start: Step = 0
-    latest_end: Step | None = None
     min_kw: NonNegative = 0.0
-    pmf: list[NonNegative] | None = None
-    preference_weight: NonNegative = 0.0
 
     @model_validator(mode="after")
     def _bounds(self) -> "PartialUsageDevice":
