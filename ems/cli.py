@@ -24,8 +24,8 @@ def load_config(overrides: list[str]):
     return compose(overrides)
 
 
-#: Exit codes of every subcommand.
-OK, INFEASIBLE, BAD_INPUT, INTERNAL = 0, 1, 2, 3
+#: Exit codes of every subcommand (NO_SOLUTION: optimize found no schedule within its time limit).
+OK, INFEASIBLE, BAD_INPUT, INTERNAL, NO_SOLUTION = 0, 1, 2, 3, 4
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
-    except (DataError, ValueError) as exc:
+    except (DataError, ValueError, LookupError) as exc:  # LookupError: e.g. an unknown building id
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT
     except KeyboardInterrupt:
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ems", description=__doc__.splitlines()[0],
-                                     epilog="exit codes: 0 done, 1 infeasible, 2 bad input, 3 internal error")
+                                     epilog="exit codes: 0 done, 1 infeasible, 2 bad input, 3 internal error, "
+                                            "4 no schedule within the time limit (optimize)")
     parser.add_argument("--debug", action="store_true", help="debug logging, and the traceback of an internal error")
     commands = parser.add_subparsers(dest="command", required=True)
     data = commands.add_parser("data", help="build and inspect the DuckDB store")
@@ -65,12 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--download", action="store_true", help="fetch the full OPSD household_data file first")
     ingest.add_argument("--url", help="download URL (default: config data.download.url)")
     ingest.add_argument("--sha256", help="expected SHA-256 of the download (default: config data.download.sha256)")
+    ingest.add_argument("--force", action="store_true",
+                        help="replace a building even if it loses more readings than data.ingest.max_drop_share")
     ingest.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ingest.set_defaults(handler=_ingest)
 
     optimize = commands.add_parser("optimize", help="schedule one day from a day-request JSON file")
     optimize.add_argument("request", type=Path, help="day request JSON (see README)")
     optimize.add_argument("--out", type=Path, help="write the result JSON here (default: stdout)")
+    optimize.add_argument("--max-steps", type=int, default=None, metavar="N",
+                          help="refuse requests with more horizon steps (default: 1000)")
     optimize.set_defaults(handler=_optimize)
 
     train = commands.add_parser("train", help="train, evaluate and register the usage models of a building")
@@ -115,29 +120,32 @@ def _ingest(args: argparse.Namespace) -> int:
     if args.download:
         dl = cfg.data.download
         paths.append(download(args.url or dl.url, args.sha256 or dl.sha256, Path(dl.dest_dir), dl.timeout_s))
-    report = ingest(paths or shipped_paths(cfg.data), cfg.data, db=args.db)
+    report = ingest(paths or shipped_paths(cfg.data), cfg.data, db=args.db, force=args.force)
     print(report.summary())
     return 0
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    """Exit 0 with a schedule, 1 when infeasible (the result JSON carries the diagnosis), 2 for a bad request."""
+    """Exit 0 with a schedule, 1 when infeasible (the result JSON carries the diagnosis), 2 for a bad
+    request, 4 when the solver found no schedule within the request's time limit."""
     import json
 
     from ems.optim.optimize import optimize_day
-    from ems.optim.request import RequestError, parse_request
+    from ems.optim.request import DEFAULT_MAX_STEPS, RequestError, parse_request
 
     try:
-        data = json.loads(args.request.read_text())
-    except FileNotFoundError:
+        data = json.loads(args.request.read_bytes())
+    except (FileNotFoundError, IsADirectoryError):
         raise DataError(f"{args.request}: no such file") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{args.request}: not valid JSON ({exc})") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer of over 4300 digits
+        raise DataError(f"{args.request}: not valid JSON ({str(exc).splitlines()[0][:120]})") from None
     try:
-        request = parse_request(data)
+        request = parse_request(data).check_horizon(args.max_steps or DEFAULT_MAX_STEPS)
     except RequestError as exc:
         raise DataError(f"{args.request}: {exc}") from None
     result = optimize_day(request)
+    for line in result.warnings:
+        print(f"warning: {args.request}: {line}", file=sys.stderr)
     text = json.dumps(result.to_dict(), indent=2)
     if args.out:
         args.out.write_text(text + "\n")
@@ -145,7 +153,7 @@ def _optimize(args: argparse.Namespace) -> int:
         print(text)
     for line in result.diagnosis:
         print(f"{result.status}: {line}", file=sys.stderr)
-    return OK if result.ok else INFEASIBLE
+    return OK if result.ok else INFEASIBLE if result.status == "infeasible" else NO_SOLUTION
 
 
 def _run_settings(overrides: list[str]):

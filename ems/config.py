@@ -7,6 +7,7 @@ that a future execution whitelist (Hydra 1.4/1.5) has one place to live.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,10 @@ def config_dir() -> Path:
 def _register_resolvers() -> None:
     if not OmegaConf.has_resolver("ems_root"):
         OmegaConf.register_new_resolver("ems_root", lambda: str(project_root()))
+    if not OmegaConf.has_resolver("ems_run_id"):
+        # A short random id, drawn once per composed config (cached, and copied with Hydra's sweep configs
+        # like ${now:}): it makes run and sweep folders unique even when two start in the same second.
+        OmegaConf.register_new_resolver("ems_run_id", lambda: secrets.token_hex(3), use_cache=True)
 
 
 _register_resolvers()

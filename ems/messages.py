@@ -13,6 +13,15 @@ _TEXT = {
 }
 
 
+#: Longest shown value in a message (a 400-digit number is cut, not printed whole).
+MAX_SHOWN = 40
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN - 3]}..."
+
+
 def _where(loc: tuple, skip: int, tags: tuple[str, ...]) -> str:
     where = ""
     for part in loc[skip:]:
@@ -45,7 +54,7 @@ def one_line(error: dict, skip: int = 0, tags: tuple[str, ...] = (), choices: tu
         text = str(ctx.get("error", error["msg"])).removeprefix("Value error, ")
         if isinstance(value, dict) or value is None:  # a record-level check: its text names the field
             return f"{where}.{text}" if where else text
-        return f"{where}={value!r}: {text}"
+        return f"{where}={_show(value)}: {text}"
     if kind == "missing":
         return f"{where}: {_TEXT[kind]}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
@@ -53,5 +62,5 @@ def one_line(error: dict, skip: int = 0, tags: tuple[str, ...] = (), choices: tu
         text = {"greater_than_equal": "must not be negative" if bound == 0 else f"must be >= {bound}",
                 "greater_than": "must be positive" if bound == 0 else f"must be > {bound}",
                 "less_than_equal": f"must be <= {bound}", "less_than": f"must be < {bound}"}[kind]
-        return f"{where}={value!r}: {text}"
-    return f"{where}={value!r}: {_TEXT.get(kind, error['msg'])}"
+        return f"{where}={_show(value)}: {text}"
+    return f"{where}={_show(value)}: {_TEXT.get(kind, error['msg'])}"

@@ -11,6 +11,7 @@ only when a store is opened.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ from urllib.parse import urlparse
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 if TYPE_CHECKING:
+    import filelock
     import mlflow
 
 CACHE_ENV = "EMS_CACHE_DIR"
@@ -85,12 +87,34 @@ def prepare_store(uri: str) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+#: Seconds a process waits for another one to finish creating the same store before giving up.
+LOCK_TIMEOUT_S = 120.0
+
+
+def store_lock(uri: str) -> "filelock.BaseFileLock | contextlib.nullcontext":
+    """A file lock (``<database>.lock``) held while a sqlite store is created or an experiment added:
+    two processes creating a fresh store or the same experiment at once would otherwise race
+    (MLflow's default-experiment insert fails in one of them). Other back-ends: no lock."""
+    path = sqlite_path(uri)
+    if path is None:
+        return contextlib.nullcontext()
+    import filelock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S)
+
+
 def client(uri: str) -> "mlflow.MlflowClient":
-    """An MLflow client on ``uri``, its sqlite schema prepared from the template when new."""
-    prepare_store(uri)
+    """An MLflow client on ``uri`` whose store is ready: a new sqlite store gets its schema from the
+    template and MLflow's default experiment, under :func:`store_lock`."""
     import mlflow
 
-    return mlflow.MlflowClient(uri)
+    with store_lock(uri):
+        prepare_store(uri)
+        opened = mlflow.MlflowClient(uri)
+        if sqlite_path(uri) is not None:
+            opened.get_experiment_by_name("Default")  # opens the store: MLflow adds its default experiment
+    return opened
 
 
 def ensure_experiment(client: "mlflow.MlflowClient", name: str, artifact_root: str) -> str:
@@ -99,4 +123,8 @@ def ensure_experiment(client: "mlflow.MlflowClient", name: str, artifact_root: s
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    return client.create_experiment(name, artifact_location=Path(artifact_root, name).resolve().as_uri())
+    with store_lock(client.tracking_uri):
+        found = client.get_experiment_by_name(name)  # another process may have created it meanwhile
+        if found is not None:
+            return found.experiment_id
+        return client.create_experiment(name, artifact_location=Path(artifact_root, name).resolve().as_uri())

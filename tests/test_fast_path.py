@@ -151,13 +151,3 @@ def test_simultaneous_flows_in_the_light_model_fall_back_to_the_full_milp(solver
         result = optimize_day(parse_request(data), SolverSpec(name=solver, max_lp_nodes=nodes))
         assert (result.path, result.status) == ("milp_full", "optimal")
         assert result.energy_cost_eur == pytest.approx(0.20, abs=1e-7)
-
-
-def test_a_device_may_be_called_like_a_part_of_the_house(solver):
-    # Device columns are kept apart from the grid's and the storages': names "battery", "grid", "ev" are fine.
-    prices = real_prices("2016-06-01")
-    for name in ("battery", "grid", "ev"):
-        request = parse_request(day(prices, solver, battery=BATTERY, devices=[{**CYCLE, "name": name}]))
-        result = optimize_day(request, SolverSpec(name=solver))
-        assert result.status == "optimal" and violations(request, result) == []
-        assert len(result.devices[name].starts) == 1 and result.battery is not None

@@ -136,4 +136,4 @@ def test_ingest_is_idempotent_and_atomic(data_cfg, tmp_path):
     with pytest.raises(DataError, match=r"broken.csv: column DE_KN_residential6_pv row 2 holds 'abc'"):
         ingest([DATA / "cossmic_residential6_60min.csv.gz", broken], data_cfg, db=db)
     assert _digest(db) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.csv", "ems.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.csv", "ems.duckdb", "ems.duckdb.lock"]

@@ -162,13 +162,14 @@ def test_ev_charges_in_the_cheapest_plugged_in_hours(solver):
 
 def test_preferences_filter_by_theta_and_the_penalty_steers(solver):
     prices = [0.10] * 6 + [0.30] * 18
-    pmf = [0.01] * 6 + [0.02] * 12 + [0.3, 0.3, 0.2, 0.1, 0.03, 0.02]
+    pmf = [0.01] * 6 + [0.02] * 12 + [0.25, 0.2, 0.15, 0.05, 0.03, 0.02]  # sums to 1
     device = {"name": "dishwasher", "flex_model": "discrete_phase", "phases_kw": [1.0, 1.0], "pmf": pmf}
-    # Only starts whose whole cycle has P >= 0.05 remain: 18, 19, 20; all cost 0.6, so the penalty decides.
+    # Only starts whose whole cycle has P >= 0.05 remain: 18, 19, 20; all cost 0.6, so the penalty
+    # w * (1 - P(start)) decides: 0.75, 0.8, 0.85.
     _, result = solve(day(prices, solver, devices=[{**device, "preference_weight": 1.0}]))
-    assert result.devices["dishwasher"].starts == [18]
-    assert result.penalty_eur == pytest.approx(0.7, abs=1e-9)
-    assert result.objective_eur == pytest.approx(0.6 + 0.7, abs=1e-9)
+    assert result.devices["dishwasher"].starts == [18] and result.warnings == []
+    assert result.penalty_eur == pytest.approx(0.75, abs=1e-9)
+    assert result.objective_eur == pytest.approx(0.6 + 0.75, abs=1e-9)
     # theta = 0 and w_prob = 0: the deterministic MILP takes the cheapest hours.
     _, free = solve(day(prices, solver, theta=0.0, devices=[device]))
     assert free.energy_cost_eur == pytest.approx(0.2, abs=1e-9)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,49 +18,13 @@ from ems.optim.validate import violations
 from ems.service.expand import expand
 from ems.service.state import Services, service_overrides
 
-from conftest import ROOT, free_port
+from conftest import ROOT, Server
 
 SEED_OPTIMIZE = {"mode": "optimize", "building_id": "DE_KN_residential3", "target_date": "2025-06-08",
                  "price_profile": [0.28] * 7 + [0.33] * 4 + [0.25] * 6 + [0.35] * 4 + [0.30] * 3,
                  "battery_enabled": True, "ev_enabled": False}
 SEED_LEARN = {"mode": "learn", "building_id": "DE_KN_residential3", "date": "2025-06-08",
               "actual_usage": {"DE_KN_residential3_washing_machine": [0] * 10 + [1, 1] + [0] * 12}}
-
-
-class Server:
-    """``python -m ems serve`` as a user starts it."""
-
-    def __init__(self, overrides: list[str]):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "ems", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        for o in overrides:
-            args += ["--set", o]
-        self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if self.call("GET", "/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"server did not start: {self.proc.stdout.read().decode()[-2000:]}")
-
-    def call(self, method: str, path: str, body=None, raw: bytes | None = None) -> tuple[int, dict]:
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"content-type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
 
 
 @pytest.fixture
@@ -123,7 +84,8 @@ def test_full_request_with_negative_prices_is_valid(server):
 @pytest.mark.parametrize("payload, status, detail", [
     ({**SEED_OPTIMIZE, "price_profile": [0.3] * 23}, 422, "price_profile: has 23 values, expected 24"),
     ({**SEED_OPTIMIZE, "target_date": "2025-03-30"}, 422, "expected 23 (one per local hour of 2025-03-30)"),
-    ({**SEED_OPTIMIZE, "building_id": "DE_KN_residential9"}, 404, "building 'residential9': no such building"),
+    ({**SEED_OPTIMIZE, "building_id": "DE_KN_residential9"}, 404,
+     "building_id='DE_KN_residential9': no such building (known: residential1, residential2, residential3, residential4, residential5, residential6)"),
     ({**SEED_OPTIMIZE, "battery_enabled": "yes"}, 422, "battery_enabled='yes': expected true or false"),
     ({"import_price_eur_kwh": [0.3] * 24, "pv_kw": [0.0] * 24, "base_load_kw": [0.5] * 24,
       "export_price_eur_kwh": 0.0, "grid": {"max_import_kw": 5, "max_export_kw": 0},

@@ -54,13 +54,18 @@ def test_optuna_sweep_and_joblib_grid_with_report(shipped_db, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_failed_job_is_reported_and_the_sweep_goes_on(shipped_db, tmp_path):
+def test_a_failed_job_is_reported_the_sweep_goes_on_and_exits_non_zero(shipped_db, tmp_path):
     result = run_cli("run.py", "-m", "period.start=2016-03-01,2030-01-01", "period.n_days=2", "name=failing",
-                     f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}", check=True)
+                     f"paths.output_dir={tmp_path}", f"paths.db={shipped_db}")
     assert "job failed: period.start=2030-01-01: building residential4 has no readings" in result.stderr + result.stdout
     failed = list((tmp_path / "multiruns" / "failing").glob("*/1/FAILED"))
     assert len(failed) == 1 and "2030-01-01" in failed[0].read_text()
     assert list((tmp_path / "multiruns" / "failing").glob("*/0/summary.json"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: 1 of 2 sweep jobs failed (jobs 1;")
+    parents, kids = children(f"sqlite:///{tmp_path}/mlflow.db", "failing")
+    assert [p.info.status for p in parents] == ["FAILED"] and len(kids) == 1
+    assert parents[0].data.metrics == {"jobs": 2.0, "jobs_failed": 1.0}
 
 
 @pytest.mark.slow

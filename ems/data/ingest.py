@@ -5,6 +5,14 @@ replaces its old rows) and atomic (the new database is written to a temporary
 file and moved over the old one only when complete; a failure leaves the old
 database untouched). One building comes from one file per run: mixing two
 OPSD releases of a building in one series is refused.
+
+Before anything is replaced each file is checked: no line cut off at the end
+(a broken download), data rows under the expected columns, a household file
+spanning at least ``data.ingest.min_span_hours``; a building whose readings
+would shrink by more than ``data.ingest.max_drop_share`` is refused unless
+``force`` (``--force``). Ingests into one database take turns (a lock file
+beside it; a second one waits up to ``data.ingest.lock_timeout_s``), and the
+temp files of ingests that were killed are removed.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ import polars as pl
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+import filelock
+
+from ems.data.atomic import clean_temps, file_lock, temp_name
 from ems.data.calendar import with_local_date
 from ems.data.cleaning import CleaningConfig, clean_household
 from ems.data.errors import DataError
@@ -55,17 +66,60 @@ def shipped_paths(data_cfg: DictConfig) -> list[Path]:
     return [Path(data_cfg.shipped_dir) / name for name in data_cfg.shipped]
 
 
-def ingest(paths: list[Path], data_cfg: DictConfig, db: Path | None = None) -> IngestReport:
-    """Parse, clean and store ``paths`` into the database (``data.db`` unless ``db``)."""
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class IngestGuards:
+    """See ``data.ingest`` in ``conf/data/default.yaml``."""
+
+    max_drop_share: float = 0.1
+    min_span_hours: int = 24
+    lock_timeout_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_drop_share <= 1:
+            raise ValueError(f"data.ingest.max_drop_share={self.max_drop_share}: must be in [0, 1]")
+        if self.min_span_hours < 1 or self.lock_timeout_s < 0:
+            raise ValueError("data.ingest.min_span_hours must be >= 1 and data.ingest.lock_timeout_s >= 0")
+
+
+def _guards(data_cfg: DictConfig) -> IngestGuards:
+    node = data_cfg.get("ingest")
+    return IngestGuards(**OmegaConf.to_container(node, resolve=True)) if node else IngestGuards()
+
+
+def ingest(paths: list[Path], data_cfg: DictConfig, db: Path | None = None, force: bool = False,
+           only_if_missing: bool = False) -> IngestReport | None:
+    """Parse, check, clean and store ``paths`` into the database (``data.db`` unless ``db``).
+
+    ``force`` replaces a building even when its readings shrink by more than
+    ``data.ingest.max_drop_share``. ``only_if_missing``: do nothing (None)
+    when the database exists once the lock is held (a first run's ingest).
+    """
     db = Path(db or data_cfg.db)
+    guards = _guards(data_cfg)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    lock = file_lock(db, guards.lock_timeout_s)
+    try:
+        with lock:
+            if only_if_missing and db.is_file():
+                return None
+            clean_temps(db.parent, db.name)
+            return _ingest_locked(paths, data_cfg, db, guards, force)
+    except filelock.Timeout:
+        raise DataError(f"{db}: another ingest is writing this database (lock {lock.lock_file} held for over "
+                        f"data.ingest.lock_timeout_s={guards.lock_timeout_s:g} s); wait for it to finish") from None
+
+
+def _ingest_locked(paths: list[Path], data_cfg: DictConfig, db: Path, guards: IngestGuards,
+                   force: bool) -> IngestReport:
+    started = time.perf_counter()
     sources = [read_any(Path(p)) for p in tqdm(paths, desc="reading", unit="file", leave=False, disable=None)]
     _refuse_mixed_releases(sources)
+    for source in sources:
+        _check_span(source, guards)
     cleaning = CleaningConfig(**OmegaConf.to_container(data_cfg.cleaning, resolve=True))
     flex_models = dict(data_cfg.flex_models)
     report = IngestReport(db=db)
-    tmp = db.with_name(f"{db.name}.tmp-{os.getpid()}")
-    db.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(db)
     try:
         if db.exists():
             shutil.copyfile(db, tmp)
@@ -79,6 +133,7 @@ def ingest(paths: list[Path], data_cfg: DictConfig, db: Path | None = None) -> I
                         source, cleaning, flex_models, data_cfg.timezone,
                         data_cfg.site.latitude_deg, data_cfg.site.longitude_deg,
                     )
+                    _check_drop(con, source, readings, guards, force)
                     report.buildings += _write_household(con, source, readings)
                     report.readings += readings.height
                 elif source.kind == "prices":
@@ -98,6 +153,29 @@ def ingest(paths: list[Path], data_cfg: DictConfig, db: Path | None = None) -> I
     report.db_bytes = db.stat().st_size
     log.info(report.summary())
     return report
+
+
+def _check_span(source: HouseholdFile | SeriesFile, guards: IngestGuards) -> None:
+    """A household file must span at least ``min_span_hours`` (a stub or a cut-off file does not)."""
+    if not isinstance(source, HouseholdFile):
+        return
+    hours = source.wide["utc_hour"]
+    span = (hours.max() - hours.min()).total_seconds() / 3600 + 1 if hours.len() else 0
+    if span < guards.min_span_hours:
+        raise DataError(f"{source.path}: spans {span:.0f} hour(s), less than data.ingest.min_span_hours="
+                        f"{guards.min_span_hours}; give the whole file (a cut-off download?)")
+
+
+def _check_drop(con: duckdb.DuckDBPyConnection, source: HouseholdFile, readings: pl.DataFrame,
+                guards: IngestGuards, force: bool) -> None:
+    """Refuse to replace a building's readings by far fewer (e.g. a truncated download) unless ``force``."""
+    new = readings.group_by("building").len()
+    for building, count in new.iter_rows():
+        old = con.execute("SELECT count(*) FROM readings WHERE building = ?", [building]).fetchone()[0]
+        if old and count < (1 - guards.max_drop_share) * old and not force:
+            raise DataError(f"{source.path}: would replace {building}'s {old:,} readings by {count:,} "
+                            f"({(count - old) / old:+.0%}), a larger drop than data.ingest.max_drop_share="
+                            f"{guards.max_drop_share:g}; if that is intended, ingest again with --force")
 
 
 def _refuse_mixed_releases(sources: list[HouseholdFile | SeriesFile]) -> None:
@@ -175,5 +253,7 @@ def ensure_database(data_cfg: DictConfig) -> Path:
     db = Path(data_cfg.db)
     if not db.is_file():
         log.info("no database at %s: ingesting the shipped data (first run)", db)
-        print(ingest(shipped_paths(data_cfg), data_cfg, db=db).summary())
+        report = ingest(shipped_paths(data_cfg), data_cfg, db=db, only_if_missing=True)
+        if report is not None:  # None: another process ingested it while this one waited
+            print(report.summary())
     return db

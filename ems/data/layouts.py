@@ -17,8 +17,11 @@ Plus the price file (``utc_timestamp``, ``price_eur_mwh``) and the weather file
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,10 +93,31 @@ def read_any(path: Path) -> HouseholdFile | SeriesFile:
 
 def _read_strings(path: Path) -> pl.DataFrame:
     try:
-        return pl.read_csv(path, infer_schema_length=0, null_values=[""], raise_if_empty=True)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        _check_complete(path, data)
+        raw = pl.read_csv(io.BytesIO(data), infer_schema_length=0, null_values=[""], raise_if_empty=True)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError, EOFError, zlib.error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: not a readable CSV ({first})") from exc
+    if raw.height == 0:
+        raise DataError(f"{path}: a header and no data rows; give a file with readings")
+    return raw
+
+
+def _check_complete(path: Path, data: bytes) -> None:
+    """A file cut short (a broken download) ends mid-line: refuse it. A last line without a newline
+    is accepted when it has every field of the header and the last is not empty (the OPSD weather
+    file ends so); a cut inside the last number cannot be told from a complete file."""
+    if not data or data.endswith(b"\n"):
+        return
+    header = data.split(b"\n", 1)[0]
+    last = data.rsplit(b"\n", 1)[-1].rstrip(b"\r")
+    fields, expected = last.split(b","), header.count(b",") + 1
+    if b"\n" in data and (len(fields) != expected or not fields[-1].strip()):
+        raise DataError(f"{path}: the last line is cut off ({len(fields)} of {expected} fields and no final "
+                        f"newline), as a truncated download is; fetch the file again")
 
 
 def _hourly(path: Path, raw: pl.DataFrame) -> pl.DataFrame:

@@ -302,9 +302,9 @@ class Recorder:
             where = f"tracking.uri={self.target.uri}: " if self.target is not None else ""
             raise RecordingError(f"{where}{error}")
 
-    def abandon(self) -> None:
-        """After a failed run: finish what was asked (logging, not raising, a recording error); with
-        nothing asked, return at once (a helper may still be importing)."""
+    def abandon(self, report: bool = True) -> None:
+        """After a failed run: finish what was asked (logging, not raising, a recording error, unless
+        ``report`` is false); with nothing asked, return at once (a helper may still be importing)."""
         if not self._asked:
             for channel in self._channels:
                 channel.lock.release()
@@ -312,7 +312,8 @@ class Recorder:
         try:
             self.close()
         except RecordingError as exc:
-            log.error("%s", exc)
+            if report:
+                log.error("%s", exc)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ from ems.data.days import DayData, load_days, select_days
 from ems.data.errors import DataError
 from ems.data.ingest import ensure_database
 from ems.data.store import Store
+from ems.experiment.preflight import check_experiment
 from ems.experiment.protocols import Experiment
-from ems.experiment.recorder import Recorder, TrackingTarget
+from ems.experiment.recorder import Recorder, RecordingError, TrackingTarget
 from ems.experiment.replay import ReplayOutcome, replay
 from ems.experiment.summary import daily_frame, table, totals
 
@@ -79,9 +80,13 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None, parent
     run; the first combination's objective is returned. ``parent_run_id``
     nests the run(s) under a sweep's MLflow run; ``job_label`` prefixes their names.
     """
+    check_experiment(cfg)  # before anything runs: a meaningless config is one line, exit 2
     recorder = _recorder(cfg)  # first: its helper process imports MLflow while the rest runs
     try:
         columns, first, period = _run(cfg, recorder, output_dir, parent_run_id, job_label, overrides)
+    except RecordingError:  # already the one line the caller prints
+        recorder.abandon(report=False)
+        raise
     except BaseException:
         recorder.abandon()
         raise

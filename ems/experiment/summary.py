@@ -31,6 +31,9 @@ ROWS = [
     ("solve_seconds", "solve time", "s", "{:.2f}"),
 ]
 
+#: Every KPI a run reports (what ``objective`` may name; learner metrics come on top).
+KPI_NAMES = (*(key for key, *_ in ROWS), "import_kwh", "export_kwh", "pv_kwh")
+
 
 def totals(outcome: ReplayOutcome) -> dict[str, float]:
     """Whole-period KPIs from the per-day records (percentages from the summed energies)."""

@@ -153,6 +153,15 @@ class ProbabilityModelAgent(DayTypePmfs):
         self.learned.add((device, day))
         return record
 
+    def snapshot(self) -> tuple:
+        """Everything ``observe`` changes, to :meth:`restore` when an update cannot be persisted."""
+        return dict(self.pmfs), dict(self.counts), dict(self.js_recent), len(self.history), set(self.learned)
+
+    def restore(self, snapshot: tuple) -> None:
+        pmfs, counts, js_recent, n_history, learned = snapshot
+        self.pmfs, self.counts, self.js_recent, self.learned = dict(pmfs), dict(counts), dict(js_recent), set(learned)
+        del self.history[n_history:]
+
     def summary(self) -> list[str]:
         """The seed's convergence lines, e.g. ``heat_pump: 242 updates, final JS(prior)=0.0721, final JS(step)=0.0005``."""
         lines = []

@@ -1,4 +1,7 @@
-"""Persisting a ProbabilityModelAgent in its own DuckDB file (atomic: temp file + rename).
+"""Persisting a ProbabilityModelAgent in its own DuckDB file (atomic: a uniquely named temp file + rename).
+
+A file that cannot be read is a :class:`StateError` (never silently reset);
+temp files of dead processes are removed by :func:`ems.data.atomic.clean_temps`.
 
 Tables: ``pmf_state`` (device, day_type, n, js_recent, pmf DOUBLE[]) and
 ``pmf_updates`` (every update: device, day_type, day, n, lr, before, after,
@@ -7,6 +10,7 @@ delta, js_step, js_prior, entropy, top_shift, used_hours, at_utc).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -15,7 +19,15 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from ems.data.atomic import temp_name
+from ems.data.errors import DataError
 from ems.learning.pmf import ProbabilityModelAgent, Update
+
+log = logging.getLogger(__name__)
+
+
+class StateError(DataError):
+    """A saved state file that cannot be read (truncated, not DuckDB, missing tables)."""
 
 
 def updates_frame(agent: ProbabilityModelAgent) -> pl.DataFrame:
@@ -28,8 +40,7 @@ def updates_frame(agent: ProbabilityModelAgent) -> pl.DataFrame:
 def save(agent: ProbabilityModelAgent, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
+    tmp = temp_name(path)
     state = pl.DataFrame(
         [{"device": d, "day_type": t, "n": agent.counts.get((d, t), 0), "js_recent": agent.js_recent.get((d, t), 0.0),
           "pmf": p.tolist()} for (d, t), p in agent.pmfs.items()],
@@ -46,23 +57,32 @@ def save(agent: ProbabilityModelAgent, path: Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
 
 
 def load(agent: ProbabilityModelAgent, path: Path) -> bool:
-    """Restore ``agent`` from ``path``; False when there is no saved state."""
+    """Restore ``agent`` from ``path``; False when there is no saved state; a StateError naming the
+    file when it cannot be read (``agent`` is then unchanged)."""
     path = Path(path)
     if not path.is_file():
         return False
-    with duckdb.connect(str(path), read_only=True) as con:
-        state = pl.from_arrow(con.sql("SELECT * FROM pmf_state").to_arrow_table())
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        updates = pl.from_arrow(con.sql("SELECT * FROM pmf_updates ORDER BY at_utc").to_arrow_table()) \
-            if "pmf_updates" in tables else pl.DataFrame()
-    for row in state.iter_rows(named=True):
-        key = (row["device"], row["day_type"])
-        agent.pmfs[key] = np.asarray(row["pmf"], float)
-        if row["n"]:  # a PMF that was only read (never updated) has no count yet
-            agent.counts[key], agent.js_recent[key] = row["n"], row["js_recent"]
-    agent.history = [Update(**row) for row in updates.iter_rows(named=True)]
-    agent.learned = {(u.device, u.day) for u in agent.history}
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            state = pl.from_arrow(con.sql("SELECT * FROM pmf_state").to_arrow_table())
+            tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+            updates = pl.from_arrow(con.sql("SELECT * FROM pmf_updates ORDER BY at_utc").to_arrow_table()) \
+                if "pmf_updates" in tables else pl.DataFrame()
+        pmfs, counts, js_recent = {}, {}, {}
+        for row in state.iter_rows(named=True):
+            key = (row["device"], row["day_type"])
+            pmfs[key] = np.asarray(row["pmf"], float)
+            if row["n"]:  # a PMF that was only read (never updated) has no count yet
+                counts[key], js_recent[key] = row["n"], row["js_recent"]
+        history = [Update(**row) for row in updates.iter_rows(named=True)]
+    except Exception as exc:  # noqa: BLE001 - duckdb, Arrow or a missing column: the file is not a state file
+        raise StateError(f"{path}: saved PMF state cannot be read ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); restore it from a backup or "
+                         f"move it aside to start from the prior") from None
+    agent.pmfs, agent.counts, agent.js_recent, agent.history = pmfs, counts, js_recent, history
+    agent.learned = {(u.device, u.day) for u in history}
     return True

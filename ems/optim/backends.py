@@ -37,6 +37,23 @@ class Solution:
     detail: str = ""
 
 
+def remaining_s(settings: SolverSpec, deadline: float | None) -> float:
+    """Seconds one solve may take: what is left of the overall budget (``deadline``, a
+    ``time.perf_counter()`` instant), else the solver's ``time_limit_s``."""
+    if deadline is None:
+        return float(settings.time_limit_s)
+    return deadline - time.perf_counter()
+
+
+TIME_LIMIT = "time limit reached"
+
+
+def out_of_time(settings: SolverSpec) -> Solution:
+    """What a solve answers when the overall budget is spent before it starts."""
+    return Solution("error", detail=f"{TIME_LIMIT} (time_limit_s={settings.time_limit_s:g} covers building "
+                                    "the model and every solve)")
+
+
 class Session(Protocol):
     def relaxation(self) -> Solution:
         """The LP relaxation (integrality dropped)."""
@@ -66,14 +83,13 @@ def _highs():
 class HighsSession:
     """One problem in this thread's HiGHS object."""
 
-    def __init__(self, mat: Matrix, settings: SolverSpec) -> None:
+    def __init__(self, mat: Matrix, settings: SolverSpec, deadline: float | None = None) -> None:
         from highspy import _core
 
-        self.core, self.mat, self.settings = _core, mat, settings
+        self.core, self.mat, self.settings, self.deadline = _core, mat, settings, deadline
         self.h = h = _highs()
         h.setOptionValue("output_flag", bool(settings.msg))
         h.setOptionValue("mip_rel_gap", float(settings.mip_rel_gap))
-        h.setOptionValue("time_limit", float(settings.time_limit_s))
         h.setOptionValue("threads", int(settings.threads))
         h.passModel(mat.n_cols, mat.n_rows, len(mat.value), int(_core.MatrixFormat.kColwise),
                     int(_core.ObjSense.kMinimize), 0.0, mat.cost, mat.col_lower, mat.col_upper, mat.row_lower,
@@ -81,6 +97,10 @@ class HighsSession:
         self.integer = np.flatnonzero(mat.integer).astype(np.int32)
 
     def _run(self, proven: bool) -> Solution:
+        budget = remaining_s(self.settings, self.deadline)
+        if budget <= 0:
+            return out_of_time(self.settings)
+        self.h.setOptionValue("time_limit", budget)
         started = time.perf_counter()
         self.h.run()
         seconds = time.perf_counter() - started
@@ -120,8 +140,8 @@ class HighsSession:
 class PulpSession:
     """One problem solved through PuLP (CBC), rebuilt for each question."""
 
-    def __init__(self, mat: Matrix, settings: SolverSpec) -> None:
-        self.mat, self.settings = mat, settings
+    def __init__(self, mat: Matrix, settings: SolverSpec, deadline: float | None = None) -> None:
+        self.mat, self.settings, self.deadline = mat, settings, deadline
         self.rows = mat.rows_of()
 
     def _solve(self, integer: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> Solution:
@@ -143,8 +163,12 @@ class PulpSession:
                 prob += pulp.LpConstraint(expr, pulp.LpConstraintGE, name=f"r{i}_lo", rhs=float(low))
             if not np.isinf(up):
                 prob += pulp.LpConstraint(expr, pulp.LpConstraintLE, name=f"r{i}_up", rhs=float(up))
+        budget = remaining_s(s, self.deadline)
+        if budget <= 0:
+            return out_of_time(s)
         started = time.perf_counter()
-        prob.solve(pulp.PULP_CBC_CMD(msg=s.msg, gapRel=s.mip_rel_gap, timeLimit=s.time_limit_s, threads=s.threads))
+        prob.solve(pulp.PULP_CBC_CMD(msg=s.msg, gapRel=s.mip_rel_gap, timeLimit=max(1, round(budget)),
+                                     threads=s.threads))
         seconds = time.perf_counter() - started
 
         def found(status: str) -> Solution:
@@ -174,6 +198,7 @@ class PulpSession:
 SESSIONS = {"highs": HighsSession, "cbc": PulpSession}
 
 
-def session(mat: Matrix, settings: SolverSpec) -> Session:
-    """A session on ``mat`` with the configured solver."""
-    return SESSIONS[settings.name](mat, settings)
+def session(mat: Matrix, settings: SolverSpec, deadline: float | None = None) -> Session:
+    """A session on ``mat`` with the configured solver; every solve ends by ``deadline``
+    (a ``time.perf_counter()`` instant; None: each solve gets ``time_limit_s``)."""
+    return SESSIONS[settings.name](mat, settings, deadline)

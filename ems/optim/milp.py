@@ -15,7 +15,7 @@ back-end (:mod:`ems.optim.backends`). Powers are kW, energies kWh (power x
 Direction binaries (no charging and discharging, no importing and exporting,
 in one step) are added only where they can change the optimum; see
 :func:`ems.optim.kinds.storage.needs_direction` and :mod:`ems.optim.kinds.grid`.
-With ``full=True`` every storage step gets its binary (the reference formulation).
+With ``full=True`` every storage and grid step gets its binary (the reference formulation).
 Each charge/discharge or import/export pair is recorded in ``Model.pairs`` so a
 solution of the lighter model can be checked for simultaneity.
 """

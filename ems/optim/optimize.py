@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from ems.optim.backends import Solution, session
+from ems.optim.backends import TIME_LIMIT, Solution, session
 from ems.optim.diagnose import find_culprit, precheck
 from ems.optim.kinds import STORAGE_KINDS, grid
 from ems.optim.milp import Matrix, Model, build_model, parts
@@ -48,37 +48,49 @@ def optimize_day(request: DayRequest, settings: SolverSpec | None = None) -> Day
     Status ``optimal`` (proven, gap 0), ``feasible`` (within mip_rel_gap or
     stopped by the time limit), ``infeasible`` with a diagnosis naming the
     device and the constraint, or ``error`` (the solver found nothing in time).
-    ``settings`` default to the request's ``solver``.
+    ``settings`` default to the request's ``solver``; its ``time_limit_s`` is
+    the budget of the whole call: building the model, every solve and the
+    culprit search of an infeasible day.
     """
     settings = settings or request.solver
+    started = time.perf_counter()
+    deadline = started + settings.time_limit_s
     problems = precheck(request)
     if problems:
-        return DayResult(status="infeasible", diagnosis=problems, solver=settings.name)
-    started = time.perf_counter()
+        return _done(request, DayResult(status="infeasible", diagnosis=problems, solver=settings.name))
     model = build_model(request, full=not settings.fast_path)
     mat = model.matrix()
     built = time.perf_counter() - started
-    model, mat, solution, path, solve_seconds, extra_build = solve_exact(model, mat, settings)
+    model, mat, solution, path, solve_seconds, extra_build = solve_exact(model, mat, settings, deadline)
     if solution.status == "infeasible":
-        diagnosis = find_culprit(request, lambda r: _feasible(r, settings))
-        return DayResult(status="infeasible", diagnosis=diagnosis, solver=settings.name)
+        diagnosis = find_culprit(request, lambda r: _feasible(r, settings, deadline))
+        if time.perf_counter() > deadline:
+            diagnosis.append(f"(the search for the culprit stopped at time_limit_s={settings.time_limit_s:g})")
+        return _done(request, DayResult(status="infeasible", diagnosis=diagnosis, solver=settings.name))
     if solution.status == "error":
-        return DayResult(status="error", solver=settings.name,
-                         diagnosis=[f"solver {settings.name}: {solution.detail} (no solution found "
-                                    f"within time_limit_s={settings.time_limit_s:g})"])
+        return _done(request, DayResult(status="error", solver=settings.name, diagnosis=[
+            f"solver {settings.name}: {solution.detail}" if solution.detail.startswith(TIME_LIMIT) else
+            f"solver {settings.name}: {solution.detail} (no solution found within time_limit_s="
+            f"{settings.time_limit_s:g}, which covers building the model and every solve)"]))
     result = extract(model, mat, solution.x, solution.status, settings.name)
     result.path = path
     result.build_seconds, result.solve_seconds = built + extra_build, solve_seconds
     validate(request, result)
+    return _done(request, result)
+
+
+def _done(request: DayRequest, result: DayResult) -> DayResult:
+    result.warnings = request.warnings
     return result
 
 
-def solve_exact(model: Model, mat: Matrix, settings: SolverSpec
+def solve_exact(model: Model, mat: Matrix, settings: SolverSpec, deadline: float | None = None
                 ) -> tuple[Model, Matrix, Solution, str, float, float]:
-    """(model, matrix, solution, path, solve seconds, extra build seconds) along the paths above."""
+    """(model, matrix, solution, path, solve seconds, extra build seconds) along the paths above,
+    every solve ending by ``deadline`` (a ``time.perf_counter()`` instant)."""
     spent = 0.0
     if settings.fast_path:
-        s = session(mat, settings)
+        s = session(mat, settings, deadline)
         lp = s.relaxation()
         spent += lp.seconds
         if lp.status == "infeasible" or (lp.status == "optimal" and lp_is_exact(model, mat, lp.x)):
@@ -97,7 +109,7 @@ def solve_exact(model: Model, mat: Matrix, settings: SolverSpec
         model = build_model(model.request, full=True)
         mat = model.matrix()
     rebuilt = time.perf_counter() - started
-    full = session(mat, settings).mip()
+    full = session(mat, settings, deadline).mip()
     return model, mat, full, "milp_full", spent + full.seconds, rebuilt
 
 
@@ -171,12 +183,12 @@ def simultaneous(model: Model, x: np.ndarray, dropped_only: bool = False) -> lis
     return found
 
 
-def _feasible(request: DayRequest, settings: SolverSpec) -> bool:
+def _feasible(request: DayRequest, settings: SolverSpec, deadline: float | None = None) -> bool:
     if precheck(request):
         return False
     model = build_model(request, full=not settings.fast_path)
     mat = model.matrix()
-    return solve_exact(model, mat, settings)[2].status in ("optimal", "feasible")
+    return solve_exact(model, mat, settings, deadline)[2].status in ("optimal", "feasible")
 
 
 def extract(m: Model, mat: Matrix, x: np.ndarray, status: str, solver: str) -> DayResult:

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, TypeVar, Union
 
-from pydantic import Field, ValidationError, model_validator
+import logging
+
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from ems.messages import one_line
 from ems.optim.kinds import DEVICE_KINDS, STORAGE_KINDS
@@ -29,6 +31,18 @@ __all__ = ["BatterySpec", "DayRequest", "Device", "DiscretePhaseDevice", "EVSess
            "PartialUsageDevice", "RequestError", "SolverSpec", "parse_request", "request_error"]
 
 R = TypeVar("R", bound=Record)
+log = logging.getLogger(__name__)
+
+#: Horizon steps a request may have unless the caller sets its own limit (``optimize --max-steps``,
+#: ``service.max_steps``): 1,000 steps is six weeks of hours or ten days of quarter hours.
+DEFAULT_MAX_STEPS = 1000
+#: Longest step (hours): one day.
+MAX_STEP_HOURS = 24.0
+#: A device ``pmf`` whose sum is this close to 1 is taken as it is; any other (positive) sum is
+#: normalised to 1 with a warning in the result.
+PMF_SUM_TOL = 1e-6
+#: Names a device may not have: the request's own parts (its result keys and diagnosis names).
+RESERVED_NAMES = ("grid", *STORAGE_KINDS)
 
 
 class RequestError(ValueError):
@@ -47,7 +61,7 @@ class DayRequest(Record):
     """
 
     label = "day request"
-    step_hours: Positive = 1.0
+    step_hours: Annotated[Positive, Field(le=MAX_STEP_HOURS)] = 1.0
     import_price_eur_kwh: list[Number]
     export_price_eur_kwh: list[Number] | None = None
     pv_kw: list[NonNegative] | None = None
@@ -59,6 +73,7 @@ class DayRequest(Record):
     theta: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.05
     solver: SolverSpec = Field(default_factory=SolverSpec)
     pv_curtailable: bool = True
+    _warnings: list[str] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -86,6 +101,9 @@ class DayRequest(Record):
             where = f"devices[{i}]"
             if d.name in names:
                 raise ValueError(f"{where}.name: {d.name!r} appears twice; device names must be unique")
+            if d.name in RESERVED_NAMES:
+                raise ValueError(f"{where}.name: {d.name!r} is reserved for the request's own "
+                                 f"{d.name}; name the device otherwise (reserved: {', '.join(RESERVED_NAMES)})")
             names.add(d.name)
             if d.latest_end is None:
                 d.latest_end = n
@@ -94,8 +112,8 @@ class DayRequest(Record):
                     raise ValueError(f"{where}.{key}={getattr(d, key)}: must be in [0, {n}]")
             if d.latest_end <= d.earliest_start:
                 raise ValueError(f"{where}.latest_end={d.latest_end} must be after earliest_start={d.earliest_start}")
-            if d.pmf is not None and len(d.pmf) != n:
-                raise ValueError(f"{where}.pmf: has {len(d.pmf)} values, expected {n} (one per step)")
+            if d.pmf is not None:
+                self._check_pmf(where, d, n)
         if self.ev is not None:
             for i, s in enumerate(self.ev.sessions):
                 if s.deadline_step is None:
@@ -103,6 +121,28 @@ class DayRequest(Record):
                 for key in ("arrival_step", "deadline_step"):
                     if getattr(s, key) > n:
                         raise ValueError(f"ev.sessions[{i}].{key}={getattr(s, key)}: must be in [0, {n}]")
+        return self
+
+    def _check_pmf(self, where: str, d: Any, n: int) -> None:
+        if len(d.pmf) != n:
+            raise ValueError(f"{where}.pmf: has {len(d.pmf)} values, expected {n} (one per step)")
+        total = float(sum(d.pmf))
+        if total <= 0:
+            raise ValueError(f"{where}.pmf: every value is 0; leave pmf out for a device without preferences")
+        if abs(total - 1.0) > PMF_SUM_TOL:
+            d.pmf = [p / total for p in d.pmf]
+            self._warnings.append(f"{where}.pmf: sums to {total:.6g}, not 1; normalised to 1")
+
+    @property
+    def warnings(self) -> list[str]:
+        """What validation changed in the request (e.g. a normalised pmf), one line each."""
+        return list(self._warnings)
+
+    def check_horizon(self, max_steps: int) -> "DayRequest":
+        """The request itself; a RequestError when it has more than ``max_steps`` steps."""
+        if self.n_steps > max_steps:
+            raise RequestError(f"import_price_eur_kwh: has {self.n_steps} steps, more than the limit of {max_steps} "
+                               f"(a longer horizon needs a higher limit: optimize --max-steps, service.max_steps)")
         return self
 
     @property

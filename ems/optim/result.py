@@ -49,6 +49,8 @@ class DayResult:
     battery: StorageSchedule | None = None
     ev: StorageSchedule | None = None
     diagnosis: list[str] = field(default_factory=list)
+    #: What validation changed in the request (e.g. a normalised pmf), one line each.
+    warnings: list[str] = field(default_factory=list)
     solver: str = ""
     #: Which formulation proved the optimum: ``lp`` (the LP relaxation was integral), ``milp``
     #: (direction binaries only where needed) or ``milp_full`` (every direction binary); see ems.optim.optimize.

@@ -1,16 +1,19 @@
 """The REST service: POST /optimize, POST /learn, GET /health, GET /buildings/{id}/pmf.
 
-Errors: 422 naming the field for malformed input, 404 for an unknown building
-or device, 409 with the diagnosis for an infeasible request; bad input never
+Errors: 422 naming the field for malformed input (numbers out of range,
+reserved device names, a horizon over ``service.max_steps``), 413 for a body
+over ``service.max_body_bytes``, 404 for an unknown building or device, 409
+with the diagnosis for an infeasible request, 503 while a building's saved
+PMF state cannot be read or written (``/health`` lists it); bad input never
 gives a 500. Learn updates are persisted before the response; a date posted
 twice for a device is not learned twice.
 """
 
 from __future__ import annotations
 
-import threading
-
+import logging
 import math
+import threading
 from typing import Annotated, Any, Union
 
 import numpy as np
@@ -23,9 +26,12 @@ from pydantic import Discriminator, RootModel, Tag
 from ems import __version__
 from ems.data.calendar import DAY_TYPES, HOURS, day_type
 from ems.optim.optimize import optimize_day
-from ems.optim.request import DayRequest, RequestError, error_line
-from ems.service.expand import ShortRequest, building_id, expand, is_short, iso_date
-from ems.service.state import Services, UnknownBuilding
+from ems.optim.request import DEFAULT_MAX_STEPS, DayRequest, RequestError, error_line
+from ems.service.expand import ShortRequest, expand, is_short, iso_date
+from ems.service.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
+from ems.service.state import Services, StateUnavailable, UnknownBuilding
+
+log = logging.getLogger(__name__)
 
 OPTIMIZE_EXAMPLE = {"mode": "optimize", "building_id": "DE_KN_residential3", "target_date": "2025-06-08",
                     "price_profile": [0.28] * 7 + [0.33] * 4 + [0.25] * 6 + [0.35] * 4 + [0.3] * 3,
@@ -56,7 +62,10 @@ def create_app(cfg: DictConfig, overrides: list[str] | None = None) -> FastAPI:
     app = FastAPI(title="ems", version=__version__,
                   description="Day-ahead schedules and usage learning for CoSSMic buildings.")
     services = Services(cfg, overrides)
-    if cfg.get("service", {}).get("warm", False):  # in the background: the service answers from the start
+    options = cfg.get("service") or {}
+    max_steps = int(options.get("max_steps") or DEFAULT_MAX_STEPS)
+    app.add_middleware(BodyLimit, max_bytes=int(options.get("max_body_bytes") or DEFAULT_MAX_BODY_BYTES))
+    if options.get("warm", False):  # in the background: the service answers from the start
         threading.Thread(target=services.warm, name="ems-warm", daemon=True).start()
 
     @app.exception_handler(RequestValidationError)
@@ -72,19 +81,27 @@ def create_app(cfg: DictConfig, overrides: list[str] | None = None) -> FastAPI:
     async def unknown_building(_, exc: UnknownBuilding) -> JSONResponse:
         return _error(404, str(exc))
 
+    @app.exception_handler(StateUnavailable)
+    async def state_unavailable(_, exc: StateUnavailable) -> JSONResponse:
+        return _error(503, str(exc))
+
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "version": __version__, "buildings": services.known(), "warm": services.warmed}
+        """``status`` ok, or degraded with ``corrupt_state`` naming each building whose state file
+        cannot be read (requests for those get 503 until the file is repaired)."""
+        corrupt = services.corrupt()
+        return {"status": "degraded" if corrupt else "ok", "version": __version__, "buildings": services.known(),
+                "warm": services.warmed, **({"corrupt_state": corrupt} if corrupt else {})}
 
     @app.post("/optimize")
     def optimize(body: OptimizeBody = Body(..., examples=[OPTIMIZE_EXAMPLE])) -> Any:
         """A full day request (as ``python -m ems optimize``) or the seed's short form."""
         body = body.root
         if isinstance(body, ShortRequest):
-            service = services.get(building_id(body.building_id))
-            request = expand(body, service.building, service.profile, service.agent, services.settings)
+            service = services.get(body.building_id)
+            request = expand(body, service.building, service.profile, service.require_agent(), services.settings)
         else:
-            request = body
+            request = body.check_horizon(max_steps)
         result = optimize_day(request)
         if not result.ok:
             return _error(409, result.diagnosis, result=result.to_dict())
@@ -93,7 +110,7 @@ def create_app(cfg: DictConfig, overrides: list[str] | None = None) -> FastAPI:
     @app.post("/learn")
     def learn(body: dict = Body(..., examples=[LEARN_EXAMPLE])) -> Any:
         """Learn one day's actual usage (24 local hours of 0/1 per device column) into the PMFs."""
-        service = services.get(building_id(body.get("building_id")))
+        service = services.get(body.get("building_id"))
         day = iso_date(body.get("date"), "date")
         usage = body.get("actual_usage")
         if not isinstance(usage, dict) or not usage:
@@ -105,9 +122,10 @@ def create_app(cfg: DictConfig, overrides: list[str] | None = None) -> FastAPI:
                 return _error(404, f"actual_usage.{column}: {service.building.id} has no device {device!r}")
             vectors[device] = _indicator(f"actual_usage.{column}", values)
         learned, repeated, diagnostics = [], [], {}
-        with service.lock:
+
+        def observe(agent) -> dict:
             for device, used in vectors.items():
-                update = service.agent.observe(device, day, used)
+                update = agent.observe(device, day, used)
                 if update is None:
                     repeated.append(device)
                     continue
@@ -115,18 +133,20 @@ def create_app(cfg: DictConfig, overrides: list[str] | None = None) -> FastAPI:
                 diagnostics[device] = {"js_step": update.js_step, "js_prior": update.js_prior,
                                        "entropy": update.entropy, "top_shift": update.top_shift, "n": update.n,
                                        "lr": update.lr}
-            service.save()  # durable before the response
+            return {d: agent.pmf(d, day).tolist() for d in vectors}
+
+        pmfs = service.learn(observe)  # durable before the response; undone if it cannot be saved
         return {"building_id": service.building.id, "date": str(day), "day_type": day_type(day), "learned": learned,
-                "already_learned": repeated, "diagnostics": diagnostics,
-                "pmfs": {d: service.agent.pmf(d, day).tolist() for d in vectors}}
+                "already_learned": repeated, "diagnostics": diagnostics, "pmfs": pmfs}
 
     @app.get("/buildings/{building}/pmf")
     def pmf(building: str) -> dict:
-        service = services.get(building_id(building))
+        service = services.get(building)
+        agent = service.require_agent()
         flexible = service.building.usage_devices()
         return {"building_id": service.building.id,
-                "pmfs": {d: {t: service.agent.pmf_of(d, t).tolist() for t in DAY_TYPES} for d in flexible},
-                "updates": {d: sum(service.agent.counts.get((d, t), 0) for t in DAY_TYPES) for d in flexible}}
+                "pmfs": {d: {t: agent.pmf_of(d, t).tolist() for t in DAY_TYPES} for d in flexible},
+                "updates": {d: sum(agent.counts.get((d, t), 0) for t in DAY_TYPES) for d in flexible}}
 
     return app
 

@@ -61,13 +61,6 @@ class ExpansionSettings:
     solver: str = "highs"
 
 
-def building_id(raw: Any) -> str:
-    """``DE_KN_residential3`` or ``residential3`` -> ``residential3``."""
-    if not isinstance(raw, str) or not raw:
-        raise RequestError("building_id: expected a building name such as DE_KN_residential3")
-    return raw.removeprefix("DE_KN_")
-
-
 def is_short(body: Any) -> bool:
     return isinstance(body, dict) and "building_id" in body and "import_price_eur_kwh" not in body
 

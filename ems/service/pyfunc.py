@@ -84,7 +84,8 @@ def package(service, settings, tracking_uri: str, experiment: str, artifact_root
 
     building = service.building
     flexible = building.usage_devices()
-    pmfs = FixedPMFs({f"{d}/{t}": service.agent.pmf_of(d, t).tolist() for d in flexible for t in DAY_TYPES})
+    agent = service.require_agent()
+    pmfs = FixedPMFs({f"{d}/{t}": agent.pmf_of(d, t).tolist() for d in flexible for t in DAY_TYPES})
     from ems.mlflow_store import client, ensure_experiment
 
     mlflow.set_tracking_uri(tracking_uri)

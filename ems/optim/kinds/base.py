@@ -2,7 +2,7 @@
 field types, and the :class:`DeviceKind` and :class:`StorageKind` protocols the kind modules implement.
 
 A request record rejects unknown keys (naming the key and the nearest known
-one), bools where numbers are expected, and non-finite numbers. Units are in
+one), bools where numbers are expected, non-finite numbers and numbers beyond the bounds below. Units are in
 the field names: kW, kWh, EUR/kWh; times are steps of the horizon.
 """
 
@@ -51,11 +51,18 @@ def _efficiency(value: float) -> float:
     return value
 
 
-Number = Annotated[float, Field(allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+#: Bounds of every number in a request, so that each one is a finite float the solvers take as given
+#: (HiGHS reads |x| >= 1e20 as infinite): prices in EUR/kWh (the EU day-ahead market clears within
+#: -0.5..4 EUR/kWh), powers in kW and energies in kWh (far above any building or community), step indices.
+MAX_PRICE_EUR_KWH = 1e3
+MAX_QUANTITY = 1e5
+MAX_STEP_INDEX = 10**6
+
+Number = Annotated[float, Field(ge=-MAX_PRICE_EUR_KWH, le=MAX_PRICE_EUR_KWH, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 Efficiency = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_efficiency)]
-Step = Annotated[int, Field(ge=0)]
+Step = Annotated[int, Field(ge=0, le=MAX_STEP_INDEX)]
 Name = Annotated[str, Field(min_length=1)]
 
 

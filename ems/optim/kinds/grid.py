@@ -1,7 +1,8 @@
 """The grid connection: import/export within limits, PV curtailment, energy cost.
 
 A binary forbids importing and exporting in one step wherever export pays at
-least import (elsewhere doing both can never pay, so the LP never does it).
+least import (elsewhere doing both can never pay, so an optimum does it only
+in a tie; a solution that does is solved again with every binary).
 PV may be curtailed at no cost when ``pv_curtailable``, e.g. at negative prices.
 """
 
@@ -36,7 +37,11 @@ def define(m) -> None:
     m.cost("energy", imp, m.dt * buy)
     m.cost("energy", exp, -m.dt * sell)
     both_possible = g.max_import_kw > 0 and g.max_export_kw > 0
-    m.pair("grid", imp, exp, g.max_import_kw, g.max_export_kw, (sell >= buy) & both_possible)
+    # Where export pays less than import, doing both only costs, so no binary is needed; but a price gap
+    # below the solver's tolerance (e.g. import at 1e-105 EUR/kWh, export at 0) is a tie the solver may
+    # break either way: the full model (``m.full``, used when a solution shows simultaneity) has every binary.
+    needed = np.ones(m.n, dtype=bool) if m.full else sell >= buy
+    m.pair("grid", imp, exp, g.max_import_kw, g.max_export_kw, needed & both_possible)
     m.vars["grid"] = {"import": imp, "export": exp, "curtail": curtail}
 
 

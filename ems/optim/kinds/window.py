@@ -8,6 +8,8 @@ Rules: the cheapest allowed steps are filled first.
 
 from __future__ import annotations
 
+import math
+
 from typing import Literal
 
 import numpy as np
@@ -73,6 +75,16 @@ class WindowKind:
         if d.energy_kwh > most + 1e-9:
             where = window if d.pmf is None else f"the {len(steps)} steps of {window} with P >= theta={r.theta}"
             return [f"{d.name}: {d.energy_kwh:g} kWh needed in {where}, at most {most:g} kWh deliverable"]
+        top = d.max_kw * r.step_hours
+        if d.min_kw > 0 and d.energy_kwh > 1e-9 and top > 0:  # k steps on deliver k * min_kw .. k * max_kw
+            fewest = math.ceil(d.energy_kwh / top - 1e-9)
+            least = d.min_kw * r.step_hours
+            ratio = d.energy_kwh / least if least > 0 else math.inf
+            most_on = len(steps) if ratio >= len(steps) else math.floor(ratio + 1e-9)
+            if fewest > most_on:
+                return [f"{d.name}: min_kw={d.min_kw:g}: {d.energy_kwh:g} kWh cannot be delivered by steps of "
+                        f"{d.min_kw * r.step_hours:g} to {d.max_kw * r.step_hours:g} kWh each (min_kw to "
+                        f"max_kw={d.max_kw:g}) in the {len(steps)} allowed steps"]
         return []
 
     def rule_schedule(self, r, d: PartialUsageDevice, price: np.ndarray, net_kw: np.ndarray,
