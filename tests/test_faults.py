@@ -155,6 +155,8 @@ def test_a_corrupt_state_file_is_reported_and_refused_never_reset(service_overri
     server = Server(service_overrides)
     try:
         assert not stale.exists()  # temp files of dead writers are removed at start
+        health = server.call("GET", "/health")[1]  # before any request loaded the building
+        assert health["status"] == "degraded" and list(health["corrupt_state"]) == ["residential3"]
         status, body = _learn(server, "residential3", date(2016, 6, 1))
         assert status == 503 and body["detail"].startswith(f"building residential3: {state}: saved PMF state cannot "
                                                            f"be read (")

@@ -60,12 +60,31 @@ def save(agent: ProbabilityModelAgent, path: Path) -> None:
         Path(f"{tmp}.wal").unlink(missing_ok=True)
 
 
+def check(path: Path) -> str | None:
+    """None when ``path`` is missing or a readable state file; else what :func:`load` would report."""
+    try:
+        _read(Path(path))
+    except StateError as exc:
+        return str(exc)
+    return None
+
+
 def load(agent: ProbabilityModelAgent, path: Path) -> bool:
     """Restore ``agent`` from ``path``; False when there is no saved state; a StateError naming the
     file when it cannot be read (``agent`` is then unchanged)."""
     path = Path(path)
     if not path.is_file():
         return False
+    pmfs, counts, js_recent, history = _read(path)
+    agent.pmfs, agent.counts, agent.js_recent, agent.history = pmfs, counts, js_recent, history
+    agent.learned = {(u.device, u.day) for u in history}
+    return True
+
+
+def _read(path: Path) -> tuple[dict, dict, dict, list[Update]]:
+    """(pmfs, counts, js_recent, history) saved in ``path``; a StateError naming the file when unreadable."""
+    if not path.is_file():
+        return {}, {}, {}, []
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             state = pl.from_arrow(con.sql("SELECT * FROM pmf_state").to_arrow_table())
@@ -83,6 +102,4 @@ def load(agent: ProbabilityModelAgent, path: Path) -> bool:
         raise StateError(f"{path}: saved PMF state cannot be read ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); restore it from a backup or "
                          f"move it aside to start from the prior") from None
-    agent.pmfs, agent.counts, agent.js_recent, agent.history = pmfs, counts, js_recent, history
-    agent.learned = {(u.device, u.day) for u in history}
-    return True
+    return pmfs, counts, js_recent, history

@@ -46,6 +46,8 @@ def service_overrides(overrides: list[str]) -> list[str]:
 
 #: OPSD's prefix of a building's meter columns; a building id may carry it.
 OPSD_PREFIX = "DE_KN_"
+#: ``<output_dir>/service/<building><STATE_SUFFIX>``: a building's learned PMFs.
+STATE_SUFFIX = "_pmf.duckdb"
 #: Seconds a learn waits for another process holding the building's state file lock.
 STATE_LOCK_TIMEOUT_S = 30.0
 
@@ -145,6 +147,7 @@ class Services:
             clean_temps(self.dir)
         self._buildings: dict[str, BuildingService] = {}
         self._known: list[str] = []
+        self._checked: dict[tuple[Path, int], str | None] = {}  # (state file, mtime_ns) -> problem
         self._lock = threading.Lock()
         self.warmed = False
         mode = instantiate(cfg.mode, where="mode")
@@ -171,8 +174,19 @@ class Services:
         return name
 
     def corrupt(self) -> dict[str, str]:
-        """Loaded buildings whose state file cannot be read: id -> what is wrong."""
-        return {b: s.state_error for b, s in list(self._buildings.items()) if s.state_error is not None}
+        """Buildings whose state file cannot be read: id -> what is wrong (loaded ones as they were
+        loaded; the state files of the others are read once per change)."""
+        found = {b: s.state_error for b, s in list(self._buildings.items()) if s.state_error is not None}
+        for path in sorted(self.dir.glob(f"*{STATE_SUFFIX}")) if self.dir.is_dir() else []:
+            building = path.name.removesuffix(STATE_SUFFIX)
+            if building in self._buildings:
+                continue
+            key = (path, path.stat().st_mtime_ns)
+            if key not in self._checked:
+                self._checked[key] = state.check(path)
+            if self._checked[key]:
+                found[building] = self._checked[key]
+        return found
 
     def warm(self) -> list[str]:
         """Load every building of the store that has a building config; the ids loaded.
@@ -211,7 +225,7 @@ class Services:
             except DataError as exc:
                 raise UnknownBuilding(str(exc)) from None
             profile = build_profile(store, building)
-        service = BuildingService(building, profile, None, self.dir / f"{building.id}_pmf.duckdb",
+        service = BuildingService(building, profile, None, self.dir / f"{building.id}{STATE_SUFFIX}",
                                   prior=instantiate(self.cfg.prior))
         service.load_state()
         return service
