@@ -210,7 +210,7 @@ def test_replay_and_service_pose_the_ev_the_same_way(shipped_db, tmp_path):
 
 
 #: Layers from the bottom; a module may import its own layer and those below, never one above.
-LAYERS = [("config", "checks", "messages", "data"), ("optim",), ("building", "tariff", "learning"), ("planning",), ("agents",),
+LAYERS = [("config", "checks", "messages", "data"), ("optim",), ("building", "tariff", "learning", "forecasting"), ("planning",), ("agents",),
           ("experiment",), ("service", "cli", "__main__")]
 
 

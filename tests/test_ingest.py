@@ -26,9 +26,9 @@ def test_all_six_buildings_and_series_are_loaded(shipped_db):
     with Store(shipped_db) as store:
         assert store.buildings() == [f"residential{i}" for i in range(1, 7)]
         counts = store.table_counts()
-    # Row counts from shared/data/README.md: prices 44,567 h, weather 43,823 h.
+    # Row counts from shared/data/README.md: prices 44,567 h, weather (with irradiance) 52,584 h.
     assert counts["prices"] == 44_567
-    assert counts["weather"] == 43_823
+    assert counts["weather"] == 52_584
     assert counts["devices"] == 39  # 6+5+8+9+4+7 meter columns, residential4's pv.1 duplicate dropped
 
 
@@ -137,3 +137,20 @@ def test_ingest_is_idempotent_and_atomic(data_cfg, tmp_path):
         ingest([DATA / "cossmic_residential6_60min.csv.gz", broken], data_cfg, db=db)
     assert _digest(db) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.csv", "ems.duckdb", "ems.duckdb.lock"]
+
+
+def test_weather_with_irradiance_and_the_temperature_only_file(shipped_db, data_cfg, tmp_path):
+    # 2016-06-15T11Z in shared/data/opsd_weather_de_60min_2014_2019.csv: 16.923 deg C, 80.0523 / 374.7973 W/m2.
+    noon = "SELECT temperature_c, direct_wm2, diffuse_wm2 FROM weather WHERE utc_hour = '2016-06-15 11:00:00'"
+    assert q(shipped_db, noon) == [(16.923, 80.0523, 374.7973)]
+    assert q(shipped_db, "SELECT count(*) FROM weather WHERE direct_wm2 IS NULL OR diffuse_wm2 IS NULL") == [(0,)]
+    # The superseded temperature-only file is still accepted; ingested on top, it keeps the irradiance
+    # (its temperature equals the newer file's to rounding).
+    db = tmp_path / "w.duckdb"
+    ingest([DATA / "opsd_weather_de_60min_2014_2019.csv.gz"], data_cfg, db=db)
+    ingest([DATA / "opsd_weather_de_temperature_60min.csv.gz"], data_cfg, db=db)
+    (temp, direct, diffuse), = q(db, noon)
+    assert temp == pytest.approx(16.923, abs=1e-9) and (direct, diffuse) == (80.0523, 374.7973)
+    alone = tmp_path / "t.duckdb"
+    ingest([DATA / "opsd_weather_de_temperature_60min.csv.gz"], data_cfg, db=alone)
+    assert q(alone, "SELECT count(*), count(direct_wm2) FROM weather") == [(43_823, 0)]

@@ -227,13 +227,29 @@ def _write_prices(con: duckdb.DuckDBPyConnection, source: SeriesFile, data_cfg: 
     return frame.height
 
 
+#: Weather file column suffix -> weather table column.
+WEATHER_COLUMNS = {"_temperature": "temperature_c", "_radiation_direct_horizontal": "direct_wm2",
+                   "_radiation_diffuse_horizontal": "diffuse_wm2"}
+
+
 def _write_weather(con: duckdb.DuckDBPyConnection, source: SeriesFile, timezone: str) -> int:
-    frame = source.frame.unpivot(index="utc_hour", variable_name="column", value_name="temperature_c")
-    frame = with_local_date(frame, timezone).with_columns(
-        region=pl.col("column").str.replace("_temperature$", "")
-    ).filter(pl.col("temperature_c").is_not_null())
-    insert(con, "weather", frame, "utc_hour, local_date, region, temperature_c",
-           replace_where="(utc_hour, region) IN (SELECT (utc_hour, region) FROM new)")
+    """Upsert by (utc_hour, region) the quantities the file has; the others keep their stored values
+    (so the temperature-only file ingested after the one with irradiance keeps the irradiance)."""
+    long = source.frame.unpivot(index="utc_hour", variable_name="column", value_name="value").filter(
+        pl.col("value").is_not_null())
+    suffix = pl.col("column").str.extract(f"({'|'.join(WEATHER_COLUMNS)})$")
+    long = long.with_columns(region=pl.col("column").str.replace(f"({'|'.join(WEATHER_COLUMNS)})$", ""),
+                             quantity=suffix.replace_strict(WEATHER_COLUMNS))
+    frame = long.pivot(on="quantity", index=["utc_hour", "region"], values="value")
+    present = [c for c in WEATHER_COLUMNS.values() if c in frame.columns]
+    frame = with_local_date(frame, timezone)
+    con.register("new", frame.select("utc_hour", "local_date", "region", *present).to_arrow())
+    try:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in present)
+        con.execute(f"INSERT INTO weather (utc_hour, local_date, region, {', '.join(present)}) SELECT * FROM new "
+                    f"ON CONFLICT (utc_hour, region) DO UPDATE SET {updates}")
+    finally:
+        con.unregister("new")
     return frame.height
 
 

@@ -84,11 +84,16 @@ def read_any(path: Path) -> HouseholdFile | SeriesFile:
     if "price_eur_mwh" in columns:
         frame = _hourly(path, raw).select("utc_hour", _numeric(path, raw, "price_eur_mwh"))
         return SeriesFile(path, "prices", sha, frame)
-    temps = [c for c in columns if c.endswith("_temperature")]
-    if temps:
-        frame = _hourly(path, raw).select("utc_hour", *[_numeric(path, raw, c) for c in temps])
+    weather = [c for c in columns if c.endswith(WEATHER_SUFFIXES)]
+    if any(c.endswith("_temperature") for c in weather):
+        frame = _hourly(path, raw).select("utc_hour", *[_numeric(path, raw, c) for c in weather])
         return SeriesFile(path, "weather", sha, frame)
     raise DataError(f"{path}: header {columns[:4]}... matches no known layout (DE_KN_* meters, price_eur_mwh, *_temperature)")
+
+
+#: Weather columns ``<region><suffix>``: air temperature (deg C) and, in the OPSD 2020-09-16 file,
+#: direct and diffuse horizontal irradiance (W/m2, hourly means).
+WEATHER_SUFFIXES = ("_temperature", "_radiation_direct_horizontal", "_radiation_diffuse_horizontal")
 
 
 def _read_strings(path: Path) -> pl.DataFrame:

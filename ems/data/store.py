@@ -12,7 +12,8 @@ is the Europe/Berlin calendar day of the hour's start):
   meter at utc_hour), energy_kwh (kWh in [utc_hour, utc_hour+1h), NULL when
   unknown), flags (:class:`ems.data.quality.Quality` bits), valid, learnable.
 * ``prices``: utc_hour, local_date, price_eur_mwh, zone.
-* ``weather``: utc_hour, local_date, region, temperature_c.
+* ``weather``: utc_hour, local_date, region, temperature_c (deg C), direct_wm2 and
+  diffuse_wm2 (horizontal irradiance, W/m2, hourly mean; NULL where the source had none).
 * ``quality_flags``: bit, name, meaning (documents ``readings.flags``).
 """
 
@@ -47,6 +48,8 @@ CREATE TABLE IF NOT EXISTS prices (
 CREATE TABLE IF NOT EXISTS weather (
     utc_hour TIMESTAMP, local_date DATE, region VARCHAR, temperature_c DOUBLE,
     PRIMARY KEY (utc_hour, region));
+ALTER TABLE weather ADD COLUMN IF NOT EXISTS direct_wm2 DOUBLE;
+ALTER TABLE weather ADD COLUMN IF NOT EXISTS diffuse_wm2 DOUBLE;
 CREATE TABLE IF NOT EXISTS quality_flags (bit USMALLINT PRIMARY KEY, name VARCHAR, meaning VARCHAR);
 """
 

@@ -18,10 +18,27 @@ def share_pct(part: float, whole: float) -> float:
 
 
 
-def savings(baseline_cost_eur: float, cost_eur: float) -> tuple[float, float]:
-    """(EUR saved, % of the baseline cost saved; NaN when the baseline cost is not positive)."""
+def savings(baseline_cost_eur: float, cost_eur: float, baseline_import_cost_eur: float) -> tuple[float, float]:
+    """(EUR saved, % saved of the baseline's gross import cost).
+
+    The percentage is taken of what the baseline pays for its imports (before
+    feed-in revenue), not of its net cost: a summer month with PV has a net cost
+    near or below zero, where a share of it means nothing. NaN when the baseline
+    imports nothing at a positive cost.
+    """
     saved = baseline_cost_eur - cost_eur
-    return float(saved), share_pct(saved, baseline_cost_eur)
+    return float(saved), share_pct(saved, baseline_import_cost_eur)
+
+
+def import_cost_eur(import_kw, import_price, step_hours: float = 1.0) -> float:
+    """Gross import cost (EUR): kW per step x step hours x EUR/kWh, without export revenue."""
+    return float(step_hours * np.dot(import_kw, import_price))
+
+
+def skill_pct(error: float, reference_error: float) -> float:
+    """Share of a reference forecast's error that a forecast removes (%): 100 x (1 - error / reference);
+    0 = as good as the reference, negative = worse; NaN when the reference makes no error."""
+    return float(100.0 * (1.0 - error / reference_error)) if reference_error > 0 else float("nan")
 
 
 def peak_import_kw(import_kw) -> float:
@@ -46,10 +63,25 @@ def self_sufficiency_pct(import_kw, export_kw, pv_kw, curtailed_kw) -> float:
     return share_pct(consumption - float(np.sum(import_kw)), consumption)
 
 
-def kwh_shifted(planned_kw: dict[str, np.ndarray], baseline_kw: dict[str, np.ndarray], step_hours: float = 1.0) -> float:
-    """Energy moved to other steps than the meters recorded, summed over devices (kWh)."""
-    return float(sum(np.maximum(np.asarray(planned_kw[d]) - np.asarray(baseline_kw[d]), 0.0).sum() * step_hours
-                     for d in planned_kw))
+#: Prices (EUR/kWh) equal to this many decimals count as one price level in ``kwh_shifted``.
+PRICE_DECIMALS = 9
+
+
+def kwh_shifted(planned_kw: dict[str, np.ndarray], baseline_kw: dict[str, np.ndarray], price_eur_kwh,
+                step_hours: float = 1.0) -> float:
+    """Energy moved between steps of different price, summed over devices (kWh).
+
+    Per device and price level, the net change of energy there (planned -
+    metered); the energy shifted is what the levels gained in total. A run moved
+    to another step of the same price (e.g. within a flat tariff) shifts nothing.
+    """
+    levels, index = np.unique(np.round(np.asarray(price_eur_kwh, float), PRICE_DECIMALS), return_inverse=True)
+    total = 0.0
+    for d in planned_kw:
+        change = np.bincount(index, weights=np.asarray(planned_kw[d], float) - np.asarray(baseline_kw[d], float),
+                             minlength=len(levels))
+        total += float(np.maximum(change, 0.0).sum()) * step_hours
+    return total
 
 
 def battery_equivalent_full_cycles(charge_kw, discharge_kw, capacity_kwh: float, step_hours: float = 1.0) -> float:

@@ -43,14 +43,22 @@ class Mode(Protocol):
 
 @runtime_checkable
 class Forecast(Protocol):
-    """Base load and PV (kW per step) the plan assumes; None: no forecast yet (the day is skipped)."""
+    """Base load and PV (kW per step) the plan assumes; None: no forecast yet (the day is skipped).
+
+    ``hours`` is the day's hour table (utc_hour, local_date, local_hour). With
+    ``needs_history`` the runner first hands it the valid days before the period
+    (``prepare``: utc_hour, base_kw, pv_kw, posed as the replay poses a day) and
+    the weather; each replayed day is ``observe``d after it is planned.
+    """
 
     name: str
+    needs_history: bool
 
-    def predict(self, local_hours: np.ndarray, actual_base: np.ndarray,
-                actual_pv: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None: ...
+    def prepare(self, history: pl.DataFrame, weather: pl.DataFrame | None) -> None: ...
 
-    def observe(self, local_hours: np.ndarray, base: np.ndarray, pv: np.ndarray) -> None: ...
+    def predict(self, hours: pl.DataFrame, actual_base: np.ndarray, actual_pv: np.ndarray) -> Any: ...
+
+    def observe(self, hours: pl.DataFrame, base: np.ndarray, pv: np.ndarray) -> None: ...
 
 
 @runtime_checkable

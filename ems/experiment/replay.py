@@ -14,8 +14,10 @@ from ems.data.days import DayData
 from ems.experiment import kpis
 from ems.experiment.modes import Baseline
 from ems.experiment.problem import DayProblem, pose
+from ems.experiment.forecast import NaiveForecast, Predicted
 from ems.experiment.protocols import Experiment
 from ems.experiment.settlement import Settled, settle
+from ems.forecasting import pinball
 from ems.learning.priors import PmfSource
 from ems.optim.request import DayRequest
 from ems.optim.result import DayResult
@@ -34,14 +36,18 @@ class ReplayOutcome:
     infeasible: dict[str, str] = field(default_factory=dict)
 
 
-def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progress: bool = True) -> ReplayOutcome:
+def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progress: bool = True,
+           reference: NaiveForecast | None = None) -> ReplayOutcome:
     """Schedule every day with ``exp.mode`` and settle it at ``exp.tariff``.
 
     The battery agent carries its SOC from one day to the next (it starts from
     the configured SOC); a day the mode cannot schedule is settled as the
-    baseline and counted infeasible.
+    baseline and counted infeasible. Each day's forecast errors are recorded
+    against the actual base load and PV, and against ``reference`` (the naive
+    forecast, for the skill scores; a fresh one if not given).
     """
     forecast = copy.deepcopy(exp.forecast)
+    reference = copy.deepcopy(reference) if reference is not None else NaiveForecast()
     if exp.battery is not None:
         exp.battery.reset()
     coordinator = exp.optimizer()
@@ -57,33 +63,69 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         if isinstance(problem, str):
             skip(problem)
             continue
-        hours = problem.needs.local_hours
-        predicted = forecast.predict(hours, problem.actual_base_kw, problem.actual_pv_kw)
-        forecast.observe(hours, problem.actual_base_kw, problem.actual_pv_kw)
+        predicted = forecast.predict(day.hours, problem.actual_base_kw, problem.actual_pv_kw)
+        naive = reference.predict(day.hours, problem.actual_base_kw, problem.actual_pv_kw)
+        forecast.observe(day.hours, problem.actual_base_kw, problem.actual_pv_kw)
+        reference.observe(day.hours, problem.actual_base_kw, problem.actual_pv_kw)
         if predicted is None:
             skip("no history yet for the forecast")
             continue
         try:
             request = coordinator.request(problem.needs, exp.tariff.import_price(day.hours),
-                                          exp.tariff.export_price(day.hours), *predicted)
+                                          exp.tariff.export_price(day.hours), predicted.base_kw, predicted.pv_kw)
         except ValueError as exc:  # e.g. metered EV charging beyond the configured car: a data fact, counted
             skip(str(exc))
             continue
         plan = exp.mode.plan(problem, request, exp)
-        reference = baseline_mode.plan(problem, request)
+        baseline = baseline_mode.plan(problem, request)
         if not plan.ok:
             infeasible[str(day.day)] = "; ".join(plan.diagnosis)
-            plan = reference
+            plan = baseline
         elif coordinator.battery is not None:
             coordinator.battery.end_day(plan)
         actual = settle(plan, problem.actual_base_kw, problem.actual_pv_kw)
-        rows.append(_record(problem, request, plan, actual, reference, exp, str(day.day) in infeasible))
+        rows.append(_record(problem, request, plan, actual, baseline, exp, str(day.day) in infeasible)
+                    | _forecast_errors(problem, predicted, naive))
         steps.append(_steps(problem, request, plan, actual))
         if exp.learner is not None:
             exp.learner.after_day(day.day)
     daily = pl.DataFrame(rows) if rows else pl.DataFrame()
     return ReplayOutcome(exp.mode.name, daily, pl.concat(steps, how="diagonal") if steps else pl.DataFrame(),
                          skipped, infeasible)
+
+
+def _forecast_errors(problem: DayProblem, predicted: Predicted, naive: Predicted | None) -> dict:
+    """Sums of the day's forecast errors (kW per hour) of base load and PV: absolute, squared, pinball
+    per quantile level, and the naive reference's absolute and squared errors (None without one)."""
+    out: dict = {"forecast_hours": problem.day.n_steps}
+    for key, actual, point, levels, ref in (
+            ("base", problem.actual_base_kw, predicted.base_kw, predicted.base_q, naive and naive.base_kw),
+            ("pv", problem.actual_pv_kw, predicted.pv_kw, predicted.pv_q, naive and naive.pv_kw)):
+        error = np.asarray(actual) - np.asarray(point)
+        out[f"{key}_abs_err"], out[f"{key}_sq_err"] = float(np.abs(error).sum()), float((error ** 2).sum())
+        if ref is not None:
+            miss = np.asarray(actual) - np.asarray(ref)
+            out[f"{key}_ref_abs_err"], out[f"{key}_ref_sq_err"] = float(np.abs(miss).sum()), float((miss ** 2).sum())
+        else:
+            out[f"{key}_ref_abs_err"] = out[f"{key}_ref_sq_err"] = None
+        for q, values in levels.items():
+            out[f"{key}_pinball_p{round(q * 100):02d}"] = pinball(actual, values, q) * len(actual)
+    return out
+
+
+def history_frame(days: list[DayData], exp: Experiment, max_kw: dict[str, float]) -> pl.DataFrame:
+    """utc_hour, base_kw, pv_kw of ``days`` as the replay poses them (days that cannot be posed are left
+    out): what a forecast may learn from before the period."""
+    frames = []
+    for day in days:
+        problem = pose(day, exp.building, exp.replay, max_kw, exp.ev)
+        if isinstance(problem, str):
+            continue
+        frames.append(pl.DataFrame({"utc_hour": day.hours["utc_hour"], "base_kw": problem.actual_base_kw,
+                                    "pv_kw": problem.actual_pv_kw}))
+    if not frames:
+        return pl.DataFrame(schema={"utc_hour": pl.Datetime("us"), "base_kw": pl.Float64, "pv_kw": pl.Float64})
+    return pl.concat(frames).with_columns(pl.col("utc_hour").cast(pl.Datetime("us")))
 
 
 def _planned(problem: DayProblem, plan: DayResult) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -109,12 +151,13 @@ def _record(problem: DayProblem, request: DayRequest, plan: DayResult, actual: S
         "local_date": problem.day.day, "hours": problem.day.n_steps, "infeasible": infeasible,
         "energy_cost_eur": cost,
         "baseline_cost_eur": kpis.energy_cost_eur(base.import_kw, base.export_kw, *prices),
+        "baseline_import_cost_eur": kpis.import_cost_eur(base.import_kw, prices[0]),
         "metered_cost_eur": kpis.energy_cost_eur(problem.metered_import_kwh, problem.metered_export_kwh, *prices),
         "peak_import_kw": kpis.peak_import_kw(actual.import_kw),
         "baseline_peak_import_kw": kpis.peak_import_kw(base.import_kw),
         "import_kwh": float(actual.import_kw.sum()), "export_kwh": float(actual.export_kw.sum()),
         "pv_kwh": float(problem.actual_pv_kw.sum()), "curtailed_kwh": float(actual.curtailed_kw.sum()),
-        "kwh_shifted": kpis.kwh_shifted(planned, metered),
+        "kwh_shifted": kpis.kwh_shifted(planned, metered, prices[0]),
         "battery_charge_kwh": float(np.sum(charge)), "battery_discharge_kwh": float(np.sum(discharge)),
         "battery_cycles": kpis.battery_equivalent_full_cycles(charge, discharge, exp.battery.capacity_kwh)
         if exp.battery is not None and plan.battery is not None else 0.0,

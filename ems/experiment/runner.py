@@ -20,15 +20,17 @@ from hydra.core.hydra_config import HydraConfig
 import polars as pl
 from omegaconf import DictConfig, OmegaConf
 
+from ems.agents.weather import WeatherAgent
 from ems.config import load_config, override_key
 from ems.data.days import DayData, load_days, select_days
 from ems.data.errors import DataError
 from ems.data.ingest import ensure_database
 from ems.data.store import Store
+from ems.experiment.forecast import NaiveForecast
 from ems.experiment.preflight import check_experiment
 from ems.experiment.protocols import Experiment
 from ems.experiment.recorder import Recorder, RecordingError, TrackingTarget
-from ems.experiment.replay import ReplayOutcome, replay
+from ems.experiment.replay import ReplayOutcome, history_frame, replay
 from ems.experiment.summary import daily_frame, table, totals
 
 log = logging.getLogger(__name__)
@@ -110,9 +112,12 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
     if recorder.tracking and len(combos) > 1:
         parent = recorder.start(cfg.name, _params(cfg), tags, parent_run_id)
     columns = {}
+    prepared: dict[int, NaiveForecast] = {}  # forecast -> the naive reference prepared with the same history
     for label, (exp, combo_cfg) in combos.items():
+        if id(exp.forecast) not in prepared:
+            prepared[id(exp.forecast)] = _prepare_forecast(cfg, exp, period)
         exp.learner = copy.deepcopy(first.learner)  # each run learns from the same prepared start
-        outcome = replay(period.days, exp, period.max_kw)
+        outcome = replay(period.days, exp, period.max_kw, reference=prepared[id(exp.forecast)])
         outcome.skipped.update(period.skipped)
         columns[label] = totals(outcome)
         run_dir = out / label if len(combos) > 1 else out
@@ -138,6 +143,25 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
     print(table(columns, f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | "
                          f"forecast {first.forecast.name}"))
     return objective(cfg.objective, next(iter(columns.values())))
+
+
+def _prepare_forecast(cfg: DictConfig, exp: Experiment, period: Period) -> NaiveForecast:
+    """Hand a forecast that needs history the building's valid days before the period and the weather
+    of the record; the naive reference of the skill scores, prepared with the same days."""
+    reference = NaiveForecast(timezone=cfg.data.timezone)
+    if not period.days or not exp.forecast.needs_history:
+        return reference
+    start = period.days[0].day
+    with Store(cfg.data.db, cfg.data.timezone) as store:
+        before = [d for d in select_days(store, exp.building, None, None) if d < start]
+        days, _ = load_days(store, exp.building, before)
+    history = history_frame(days, exp, period.max_kw)
+    first = days[0].day if days else start
+    weather = WeatherAgent(cfg.data.db, cfg.data.timezone).hours(first, period.days[-1].day)
+    log.info("forecast %s: %d valid days before %s to learn from", exp.forecast.name, len(days), start)
+    exp.forecast.prepare(history, weather)
+    reference.prepare(history, weather)
+    return reference
 
 
 def objective(names: Any, result: dict[str, float]) -> float | list[float]:

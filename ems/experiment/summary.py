@@ -18,7 +18,7 @@ ROWS = [
     ("baseline_cost_eur", "baseline cost", "EUR", "{:.2f}"),
     ("metered_cost_eur", "metered bill (intra-hour)", "EUR", "{:.2f}"),
     ("savings_eur", "savings", "EUR", "{:.2f}"),
-    ("savings_pct", "savings", "%", "{:.2f}"),
+    ("savings_pct", "savings (of import cost)", "%", "{:.2f}"),
     ("peak_import_kw", "peak import", "kW", "{:.2f}"),
     ("peak_reduction_pct", "peak reduction", "%", "{:.1f}"),
     ("pv_self_consumption_pct", "PV self-consumption", "%", "{:.1f}"),
@@ -27,6 +27,10 @@ ROWS = [
     ("battery_cycles", "battery full cycles", "", "{:.1f}"),
     ("preference_satisfaction_pct", "preference satisfaction", "%", "{:.1f}"),
     ("learning_score", "learning score (nats/event)", "", "{:.3f}"),
+    ("base_mae_kw", "base load forecast MAE", "kW", "{:.3f}"),
+    ("base_mae_skill_pct", "base load skill vs naive", "%", "{:.1f}"),
+    ("pv_mae_kw", "PV forecast MAE", "kW", "{:.3f}"),
+    ("pv_mae_skill_pct", "PV skill vs naive", "%", "{:.1f}"),
     ("build_seconds", "model build time", "s", "{:.2f}"),
     ("solve_seconds", "solve time", "s", "{:.2f}"),
 ]
@@ -42,12 +46,13 @@ def totals(outcome: ReplayOutcome) -> dict[str, float]:
     if d.is_empty():
         return {"days": 0.0, "skipped_days": skipped, "infeasible_days": 0.0}
     s = {c: float(d[c].sum()) for c in d.columns if d[c].dtype.is_numeric() and c not in ("hours",)}
-    saved, saved_pct = kpis.savings(s["baseline_cost_eur"], s["energy_cost_eur"])
+    saved, saved_pct = kpis.savings(s["baseline_cost_eur"], s["energy_cost_eur"], s["baseline_import_cost_eur"])
     peak, base_peak = float(d["peak_import_kw"].max()), float(d["baseline_peak_import_kw"].max())
     used_pv = [s["pv_kwh"]], [s["export_kwh"]], [s["curtailed_kwh"]]
     return {
         "days": float(d.height), "skipped_days": skipped, "infeasible_days": float(d["infeasible"].sum()),
         "energy_cost_eur": s["energy_cost_eur"], "baseline_cost_eur": s["baseline_cost_eur"],
+        "baseline_import_cost_eur": s["baseline_import_cost_eur"],
         "metered_cost_eur": s["metered_cost_eur"],
         "savings_eur": saved, "savings_pct": saved_pct,
         "peak_import_kw": peak, "peak_reduction_pct": kpis.peak_reduction_pct(base_peak, peak),
@@ -58,7 +63,34 @@ def totals(outcome: ReplayOutcome) -> dict[str, float]:
         "preference_satisfaction_pct": kpis.share_pct(s["starts_preferred"], s["starts"]),
         "build_seconds": s["build_seconds"], "solve_seconds": s["solve_seconds"],
         "import_kwh": s["import_kwh"], "export_kwh": s["export_kwh"], "pv_kwh": s["pv_kwh"],
+        **_forecast_totals(d),
     }
+
+
+def _forecast_totals(d: pl.DataFrame) -> dict[str, float]:
+    """MAE, RMSE (kW), their skill against the naive reference (%: share of its error removed) and the
+    mean pinball loss per quantile level (kW), of base load and PV over the scheduled days."""
+    out: dict[str, float] = {}
+    if "forecast_hours" not in d.columns:
+        return out
+    hours = float(d["forecast_hours"].sum())
+    for key in ("base", "pv"):
+        mae, rmse = float(d[f"{key}_abs_err"].sum()) / hours, math.sqrt(float(d[f"{key}_sq_err"].sum()) / hours)
+        known = d.filter(pl.col(f"{key}_ref_abs_err").is_not_null())
+        ref_hours = float(known["forecast_hours"].sum())
+        if ref_hours:
+            ref_mae = float(known[f"{key}_ref_abs_err"].sum()) / ref_hours
+            ref_rmse = math.sqrt(float(known[f"{key}_ref_sq_err"].sum()) / ref_hours)
+            mine_mae = float(known[f"{key}_abs_err"].sum()) / ref_hours
+            mine_rmse = math.sqrt(float(known[f"{key}_sq_err"].sum()) / ref_hours)
+            skill_mae, skill_rmse = kpis.skill_pct(mine_mae, ref_mae), kpis.skill_pct(mine_rmse, ref_rmse)
+        else:
+            skill_mae = skill_rmse = float("nan")
+        out |= {f"{key}_mae_kw": mae, f"{key}_rmse_kw": rmse, f"{key}_mae_skill_pct": skill_mae,
+                f"{key}_rmse_skill_pct": skill_rmse}
+        for column in (c for c in d.columns if c.startswith(f"{key}_pinball_p")):
+            out[f"{column}_kw"] = float(d[column].sum()) / hours
+    return out
 
 
 def table(columns: dict[str, dict[str, float]], title: str) -> str:

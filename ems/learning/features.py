@@ -74,9 +74,9 @@ def hourly_frame(daily: pl.DataFrame, usage: Usage, device: str, weather: pl.Dat
 
 
 def weather_frame(store, first: date, last: date, region: str = "DE") -> pl.DataFrame:
-    """Hourly temperature (deg C) with local_date and local_hour."""
-    frame = store.query("SELECT utc_hour, local_date, temperature_c FROM weather WHERE region = ? AND local_date "
-                        "BETWEEN ? AND ?", [region, first, last])
+    """Hourly temperature (deg C) and horizontal direct / diffuse irradiance (W/m2) with local_date and local_hour."""
+    frame = store.query("SELECT utc_hour, local_date, temperature_c, direct_wm2, diffuse_wm2 FROM weather "
+                        "WHERE region = ? AND local_date BETWEEN ? AND ?", [region, first, last])
     local = pl.col("utc_hour").dt.replace_time_zone("UTC").dt.convert_time_zone(store.timezone)
     return frame.with_columns(local_hour=local.dt.hour())
 
