@@ -38,7 +38,7 @@ def test_data_ingest_and_info(tmp_path):
     assert info.returncode == 0, info.stderr
     lines = info.stdout.splitlines()
     assert lines[0] == (f"{db}: sources 8, buildings 6, devices 39, readings 753,187, prices 44,567, "
-                        f"weather 43,823")
+                        f"weather 52,584")
     assert lines[4].startswith("residential4: 9 devices, 2015-10-10 16:00:00 .. 2018-02-04 23:00:00 UTC; "
                                "dishwasher:discrete_phase ev:ev")
     assert info.stderr == ""

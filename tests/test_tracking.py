@@ -53,13 +53,16 @@ def test_naive_forecast_costs_at_least_perfect_foresight(shipped_db, tmp_path):
     run_experiment(load_config([*common, "forecast=naive"]), tmp_path / "naive")
     perfect = pl.read_csv(tmp_path / "perfect" / "daily.csv")
     naive = pl.read_csv(tmp_path / "naive" / "daily.csv")
-    # The naive forecast has no history on the first day: that day is skipped and counted, not guessed.
-    assert naive["local_date"].to_list() == perfect["local_date"].to_list()[1:]
-    skipped = __import__("json").loads((tmp_path / "naive" / "summary.json").read_text())["skipped"]
-    assert skipped == {"no history yet for the forecast": 1}
+    # The naive forecast learns from the valid days before the period: every day is planned.
+    assert naive["local_date"].to_list() == perfect["local_date"].to_list()
     joined = perfect.join(naive, on="local_date", suffix="_naive")
     assert (joined["energy_cost_eur_naive"] >= joined["energy_cost_eur"] - 1e-9).all()
     assert joined["baseline_cost_eur"].to_list() == joined["baseline_cost_eur_naive"].to_list()
+    # From the building's first day there is nothing before: that day is skipped and counted, not guessed.
+    first = [*common[:2], "period.start=2015-10-10", "period.n_days=4", *common[4:], "forecast=naive"]
+    run_experiment(load_config(first), tmp_path / "first")
+    summary = __import__("json").loads((tmp_path / "first" / "summary.json").read_text())
+    assert summary["skipped"]["no history yet for the forecast"] == 1
 
 
 def _logged(uri: str) -> tuple[dict, dict, set]:

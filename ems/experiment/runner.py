@@ -12,7 +12,7 @@ import copy
 import json
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,9 @@ from ems.data.days import DayData, load_days, select_days
 from ems.data.errors import DataError
 from ems.data.ingest import ensure_database
 from ems.data.store import Store
-from ems.experiment.forecast import NaiveForecast
+from ems.experiment import kpis
+from ems.experiment.bound import period_bound
+from ems.experiment.forecast import NaiveForecast, PerfectForecast
 from ems.experiment.preflight import check_experiment
 from ems.experiment.protocols import Experiment
 from ems.experiment.recorder import Recorder, RecordingError, TrackingTarget
@@ -120,6 +122,7 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
         outcome = replay(period.days, exp, period.max_kw, reference=prepared[id(exp.forecast)])
         outcome.skipped.update(period.skipped)
         columns[label] = totals(outcome)
+        columns[label].update(_regret(cfg, exp, period, outcome, columns[label]))
         run_dir = out / label if len(combos) > 1 else out
         run_dir.mkdir(parents=True, exist_ok=True)
         if exp.learner is not None:
@@ -143,6 +146,32 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
     print(table(columns, f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | "
                          f"forecast {first.forecast.name}"))
     return objective(cfg.objective, next(iter(columns.values())))
+
+
+def _regret(cfg: DictConfig, exp: Experiment, period: Period, outcome: ReplayOutcome,
+            result: dict[str, float]) -> dict[str, float]:
+    """The perfect-foresight bound over the run's scheduled days and the regret against it, split into
+    the forecast's part (a replay of the same run with perfect foresight) and the horizon's."""
+    options = cfg.get("regret") or {}
+    if not options.get("enabled", True) or outcome.daily.is_empty():
+        return {}
+    scheduled = set(outcome.daily["local_date"].to_list())
+    days = [d for d in period.days if d.day in scheduled]
+    bound = period_bound(days, exp, period.max_kw)
+    if bound is None:
+        return {}
+    cost = result["energy_cost_eur"]
+    out = {"bound_cost_eur": bound.cost_eur, "regret_eur": cost - bound.cost_eur,
+           "regret_pct": kpis.share_pct(cost - bound.cost_eur, result["baseline_import_cost_eur"]),
+           "bound_seconds": bound.seconds}
+    if exp.forecast.name == "perfect":
+        out |= {"regret_forecast_eur": 0.0, "regret_horizon_eur": out["regret_eur"]}
+    elif options.get("split", True):
+        foresight = replace(exp, forecast=PerfectForecast(), learner=copy.deepcopy(exp.learner))
+        perfect = totals(replay(days, foresight, period.max_kw, progress=False))["energy_cost_eur"]
+        out |= {"regret_forecast_eur": cost - perfect, "regret_horizon_eur": perfect - bound.cost_eur}
+    log.info("bound: %.2f EUR over %d days (%s, %.1f s)", bound.cost_eur, bound.days, bound.method, bound.seconds)
+    return out
 
 
 def _prepare_forecast(cfg: DictConfig, exp: Experiment, period: Period) -> NaiveForecast:

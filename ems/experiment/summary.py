@@ -31,6 +31,11 @@ ROWS = [
     ("base_mae_skill_pct", "base load skill vs naive", "%", "{:.1f}"),
     ("pv_mae_kw", "PV forecast MAE", "kW", "{:.3f}"),
     ("pv_mae_skill_pct", "PV skill vs naive", "%", "{:.1f}"),
+    ("bound_cost_eur", "bound (perfect foresight)", "EUR", "{:.2f}"),
+    ("regret_eur", "regret", "EUR", "{:.2f}"),
+    ("regret_pct", "regret (of import cost)", "%", "{:.2f}"),
+    ("regret_forecast_eur", "  of it: forecast", "EUR", "{:.2f}"),
+    ("regret_horizon_eur", "  of it: horizon", "EUR", "{:.2f}"),
     ("build_seconds", "model build time", "s", "{:.2f}"),
     ("solve_seconds", "solve time", "s", "{:.2f}"),
 ]

@@ -142,6 +142,11 @@ def branch_and_bound(model: Model, mat: Matrix, s, root: Solution, max_nodes: in
     return None, spent
 
 
+def direction_columns(model: Model, mat: Matrix) -> np.ndarray:
+    """Per column: whether it is a direction binary (of a grid or storage pair)."""
+    return _direction_columns(model, mat)
+
+
 def _direction_columns(model: Model, mat: Matrix) -> np.ndarray:
     direction = np.zeros(mat.n_cols, dtype=bool)
     for p in model.pairs:

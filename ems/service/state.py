@@ -71,7 +71,7 @@ class BuildingService:
     state_path: Path
     prior: object = None
     state_error: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)  # re-entered by learn -> require_agent
     _seen: int | None = None  # mtime_ns of the state file this process last read or wrote
 
     def __post_init__(self) -> None:

@@ -1,0 +1,76 @@
+"""The perfect-foresight bound (ems.experiment.bound) and the regret of every run against it."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_cli
+
+ROWS = ("energy cost EUR", "bound (perfect foresight) EUR", "regret EUR", "of it: forecast EUR",
+        "of it: horizon EUR")
+
+
+def _table(stdout: str) -> tuple[list[str], dict[str, list[float]]]:
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("residential4 |"))
+    labels = lines[start + 1].split()
+    rows = {}
+    for line in lines[start + 2:]:
+        name, cells = line[:36].strip(), line[36:].split()
+        if name in ROWS:
+            rows[name] = [float(c) for c in cells]
+    return labels, rows
+
+
+def test_the_bound_is_below_every_mode_and_the_regret_adds_up(shipped_db, tmp_path):
+    result = run_cli("run.py", "experiment=compare", "ev=home", "forecast=naive", "period.start=2016-01-10",
+                     "period.n_days=10", "tracking.enabled=false", f"paths.db={shipped_db}",
+                     f"paths.output_dir={tmp_path}", check=True)
+    labels, rows = _table(result.stdout)
+    assert len(labels) == 10 and all(len(v) == 10 for v in rows.values())
+    costs, bounds = rows["energy cost EUR"], rows["bound (perfect foresight) EUR"]
+    for label, cost, bound, regret, forecast, horizon in zip(labels, costs, bounds, rows["regret EUR"],
+                                                             rows["of it: forecast EUR"], rows["of it: horizon EUR"]):
+        assert bound <= cost + 0.005, label  # table values are rounded to cents
+        assert regret == pytest.approx(cost - bound, abs=0.011) and regret == pytest.approx(forecast + horizon,
+                                                                                             abs=0.011)
+        if label.startswith("baseline/"):
+            assert forecast == 0.0  # the metered schedule does not depend on the forecast
+    by_battery = {label.split("/")[1]: b for label, b in zip(labels, bounds)}
+    assert by_battery["home"] <= by_battery["none"]  # a battery can only lower what was possible
+    assert len(set(bounds[:5])) == 1 and len(set(bounds[5:])) == 1  # one bound per house, whatever the mode
+    log = result.stdout + result.stderr
+    assert "bound: " in log and "(direction_milp," in log
+
+
+def test_with_perfect_foresight_all_regret_is_the_horizons(shipped_db, tmp_path):
+    result = run_cli("run.py", "mode=centralized", "battery=home", "period.start=2016-01-01", "period.n_days=31",
+                     "tracking.enabled=false", f"paths.db={shipped_db}", f"paths.output_dir={tmp_path}", check=True)
+    _, rows = _table(result.stdout)
+    assert rows["of it: forecast EUR"] == [0.0]
+    # Measured: the day-by-day plan costs 136.81 EUR, the whole-month bound 135.17 EUR.
+    assert 0 < rows["regret EUR"][0] == rows["of it: horizon EUR"][0]
+    assert rows["bound (perfect foresight) EUR"][0] < rows["energy cost EUR"][0]
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_the_bound_carries_the_battery_across_midnight_on_a_hand_solvable_case(solver):
+    from ems.experiment.bound import join_requests, solve_bound
+    from ems.optim.optimize import optimize_day
+    from ems.optim.request import BatterySpec, Grid, parse_request
+
+    # Day 1: 0.10 EUR/kWh all day, no load. Day 2: 0.30 EUR/kWh, 1 kW for 10 hours. A 10 kWh battery,
+    # empty at the start, lossless, 5 kW. Planned one day at a time, day 1 has no reason to charge and
+    # day 2 buys its 10 kWh at 0.30 (3.00 EUR); over both days at once the battery takes them on day 1
+    # at 0.10 (1.00 EUR).
+    battery = BatterySpec(capacity_kwh=10, max_charge_kw=5, max_discharge_kw=5, soc_init_kwh=0)
+    grid = Grid(max_import_kw=10, max_export_kw=0)
+    day = lambda price, load: {"import_price_eur_kwh": [price] * 24, "base_load_kw": load,  # noqa: E731
+                               "grid": grid.model_dump(), "battery": battery.model_dump(), "solver": {"name": solver}}
+    first, second = parse_request(day(0.10, [0.0] * 24)), parse_request(day(0.30, [1.0] * 10 + [0.0] * 14))
+    daily = optimize_day(first).energy_cost_eur + optimize_day(second).energy_cost_eur
+    assert daily == pytest.approx(3.0, abs=1e-9)
+    joined = join_requests([first, second], battery, grid, solver)
+    assert joined.n_steps == 48 and joined.battery.soc_init_kwh == 0
+    cost, _ = solve_bound(joined)
+    assert cost == pytest.approx(1.0, abs=1e-9)
