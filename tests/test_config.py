@@ -14,7 +14,7 @@ from ems.optim.solver import SolverSpec
 from ems.tariff import Tariff
 
 GROUPS = ["building", "mode", "battery", "ev", "prior", "solver", "tariff", "experiment", "paths", "data", "forecast",
-          "replay", "learner", "predictor"]
+          "horizon", "replay", "learner", "predictor"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((config_dir() / g).glob("*.yaml"))]
 
 

@@ -60,9 +60,11 @@ class BatteryAgent:
         return self._template.model_copy(update={"soc_init_kwh": soc})
 
     def end_day(self, plan: DayResult) -> None:
-        """Carry the plan's final SOC into the next day (a plan without the battery leaves it)."""
+        """Carry the plan's final SOC into the next day (a plan without the battery leaves it), within
+        [soc_min, soc_max]: a solver may end a hair (its feasibility tolerance, ~1e-9 kWh) outside them."""
         if plan.ok and plan.battery is not None:
-            self.soc_kwh = plan.battery.soc_kwh[-1]
+            t = self._template
+            self.soc_kwh = min(max(plan.battery.soc_kwh[-1], t.soc_min_kwh), t.soc_max_kwh or t.capacity_kwh)
 
     def reset(self) -> None:
         """Back to the configured initial SOC (a new replay)."""

@@ -20,7 +20,10 @@ lower bound on every mode's energy cost over the same days:
   it is settled at the actual values): import up to the largest base load plus
   every appliance's, the battery's and the EV's peak, export up to the largest
   PV plus the storages' discharge power;
-* the EV charger takes the largest of the days' charger limits.
+* the EV charger takes the largest of the days' charger limits;
+* the battery must end at the configured final SOC, or at the run's own end
+  SOC where that is lower (a receding plan may end the period below the
+  daily target, having planned past its last day).
 
 Regret = a run's energy cost - the bound; it is split into the forecast's
 part (the run's cost - the same run with perfect foresight) and the horizon's
@@ -64,8 +67,11 @@ class Bound:
     n_variables: int = 0
 
 
-def period_request(days: list[DayData], exp: Experiment, max_kw: dict[str, float]) -> DayRequest | None:
-    """The whole-period request of ``days`` (see the module docstring); None without a day to pose."""
+def period_request(days: list[DayData], exp: Experiment, max_kw: dict[str, float],
+                   final_soc_kwh: float | None = None) -> DayRequest | None:
+    """The whole-period request of ``days`` (see the module docstring); None without a day to pose.
+    ``final_soc_kwh``: the battery's SOC at the run's end, which the bound must also reach (default:
+    the configured final SOC)."""
     coordinator = exp.optimizer()
     parts = []
     for day in days:
@@ -77,7 +83,12 @@ def period_request(days: list[DayData], exp: Experiment, max_kw: dict[str, float
     if not parts:
         return None
     battery = exp.battery
-    spec = battery.spec(battery.kwh(battery.soc_init_frac)) if battery is not None else None
+    spec = None
+    if battery is not None:
+        spec = battery.spec(battery.kwh(battery.soc_init_frac))
+        if final_soc_kwh is not None:
+            spec = spec.model_copy(update={"soc_final_min_kwh": max(spec.soc_min_kwh, min(final_soc_kwh,
+                                                                                           spec.soc_final_min_kwh))})
     return join_requests(parts, spec, exp.building.grid, exp.solver.name)
 
 
@@ -133,10 +144,11 @@ def solve_bound(request: DayRequest) -> tuple[float, int]:
     return float(solved.objective), mat.n_cols
 
 
-def period_bound(days: list[DayData], exp: Experiment, max_kw: dict[str, float]) -> Bound | None:
+def period_bound(days: list[DayData], exp: Experiment, max_kw: dict[str, float],
+                 final_soc_kwh: float | None = None) -> Bound | None:
     """The bound of the energy cost over ``days`` (EUR; see the module docstring); None without a day to pose."""
     started = time.perf_counter()
-    request = period_request(days, exp, max_kw)
+    request = period_request(days, exp, max_kw, final_soc_kwh)
     if request is None:
         return None
     cost, columns = solve_bound(request)

@@ -33,6 +33,7 @@ class Baseline:
 
     name: str = "baseline"
     uses_battery: bool = False
+    plans_ahead: bool = False  # the metered day: a longer horizon changes nothing
 
     def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment | None" = None) -> DayResult:
         request = request.model_copy(update={"battery": None})
@@ -60,6 +61,7 @@ class RuleBased:
 
     name: str = "rule_based"
     uses_battery: bool = True
+    plans_ahead: bool = True
 
     def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayResult:
         return rule_based_schedule(request)
@@ -72,6 +74,7 @@ class Decentralized:
 
     name: str = "decentralized"
     uses_battery: bool = True
+    plans_ahead: bool = True
 
     def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayResult:
         solver = experiment.solver
@@ -109,6 +112,7 @@ class Centralized:
 
     name: str = "centralized"
     uses_battery: bool = True
+    plans_ahead: bool = True
 
     def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayResult:
         return optimize_day(request, experiment.solver)
@@ -124,6 +128,7 @@ class Phases:
     theta: float = 0.05
     name: str = "phases"
     uses_battery: bool = True
+    plans_ahead: bool = True
 
     def __post_init__(self) -> None:
         if self.w_prob < 0 or not 0 <= self.theta <= 1:

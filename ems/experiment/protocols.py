@@ -25,6 +25,7 @@ from ems.learning.priors import PmfSource
 from ems.optim.request import DayRequest
 from ems.optim.result import DayResult
 from ems.optim.solver import SolverSpec
+from ems.planning.horizon import Horizon
 from ems.planning.needs import ReplaySettings
 
 if TYPE_CHECKING:
@@ -33,10 +34,12 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class Mode(Protocol):
-    """How a day's jobs are placed. ``uses_battery``: the plan may use the home battery."""
+    """How a day's jobs are placed. ``uses_battery``: the plan may use the home battery.
+    ``plans_ahead``: the mode plans the configured horizon (else the day alone)."""
 
     name: str
     uses_battery: bool
+    plans_ahead: bool
 
     def plan(self, problem: "DayProblem", request: DayRequest, experiment: "Experiment") -> DayResult: ...
 
@@ -90,6 +93,7 @@ PARTS: dict[str, tuple[type, bool]] = {
     "building": (Building, False), "mode": (Mode, False), "tariff": (Tariff, False), "prior": (PmfSource, False),
     "solver": (SolverSpec, False), "forecast": (Forecast, False), "replay": (ReplaySettings, False),
     "battery": (BatteryAgent, True), "ev": (EVAgent, True), "learner": (Learner, True),
+    "horizon": (Horizon, False),
 }
 
 
@@ -107,6 +111,7 @@ class Experiment:
     battery: BatteryAgent | None
     ev: EVAgent | None
     learner: Learner | None
+    horizon: Horizon
     theta: float
 
     @classmethod

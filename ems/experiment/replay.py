@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 import polars as pl
@@ -17,6 +18,7 @@ from ems.experiment.problem import DayProblem, pose
 from ems.experiment.forecast import NaiveForecast, Predicted
 from ems.experiment.protocols import Experiment
 from ems.experiment.settlement import Settled, settle
+from ems.planning.horizon import commit, extend
 from ems.forecasting import pinball
 from ems.learning.priors import PmfSource
 from ems.optim.request import DayRequest
@@ -57,13 +59,31 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
     def skip(reason: str) -> None:
         skipped[reason] = skipped.get(reason, 0) + 1
 
+    ahead = exp.horizon.extra_hours if exp.mode.plans_ahead else 0
+    following = {a.day: b for a, b in zip(days, days[1:]) if (b.day - a.day).days == 1}
+    prices = _price_lookup(days) if ahead and exp.horizon.price_forecast == "last_week" else {}
+    posed: dict = {}
+
+    def posed_day(day: DayData):  # a day is posed once, also when it was the day after the last one
+        if day.day not in posed:
+            if len(posed) > 2:
+                posed.clear()
+            posed[day.day] = pose(day, exp.building, exp.replay, max_kw, exp.ev)
+        return posed[day.day]
+
     for day in tqdm(days, desc=f"{exp.building.id} {exp.mode.name}", unit="day",
                     disable=None if progress else True):  # None: shown on a terminal only
-        problem = pose(day, exp.building, exp.replay, max_kw, exp.ev)
+        problem = posed_day(day)
         if isinstance(problem, str):
             skip(problem)
             continue
-        predicted = forecast.predict(day.hours, problem.actual_base_kw, problem.actual_pv_kw)
+        n = day.n_steps
+        after = _beyond(day, following.get(day.day), ahead, posed_day)
+        hours = day.hours if after is None else pl.concat([day.hours, after[0]], how="vertical_relaxed")
+        actual = [problem.actual_base_kw, problem.actual_pv_kw]
+        if after is not None:
+            actual = [np.r_[actual[0], after[1]], np.r_[actual[1], after[2]]]
+        predicted = forecast.predict(hours, *actual)
         naive = reference.predict(day.hours, problem.actual_base_kw, problem.actual_pv_kw)
         forecast.observe(day.hours, problem.actual_base_kw, problem.actual_pv_kw)
         reference.observe(day.hours, problem.actual_base_kw, problem.actual_pv_kw)
@@ -72,26 +92,69 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
             continue
         try:
             request = coordinator.request(problem.needs, exp.tariff.import_price(day.hours),
-                                          exp.tariff.export_price(day.hours), predicted.base_kw, predicted.pv_kw)
+                                          exp.tariff.export_price(day.hours), predicted.base_kw[:n],
+                                          predicted.pv_kw[:n])
         except ValueError as exc:  # e.g. metered EV charging beyond the configured car: a data fact, counted
             skip(str(exc))
             continue
-        plan = exp.mode.plan(problem, request, exp)
+        planned = request
+        if after is not None:
+            later = _priced(after[0], day, exp.horizon.price_forecast, prices)
+            planned = extend(request, exp.tariff.import_price(later), exp.tariff.export_price(later),
+                             predicted.base_kw[n:], predicted.pv_kw[n:])
+        plan = commit(exp.mode.plan(problem, planned, exp), request)
         baseline = baseline_mode.plan(problem, request)
         if not plan.ok:
             infeasible[str(day.day)] = "; ".join(plan.diagnosis)
             plan = baseline
         elif coordinator.battery is not None:
             coordinator.battery.end_day(plan)
-        actual = settle(plan, problem.actual_base_kw, problem.actual_pv_kw)
-        rows.append(_record(problem, request, plan, actual, baseline, exp, str(day.day) in infeasible)
-                    | _forecast_errors(problem, predicted, naive))
-        steps.append(_steps(problem, request, plan, actual))
+        settled = settle(plan, problem.actual_base_kw, problem.actual_pv_kw)
+        rows.append(_record(problem, request, plan, settled, baseline, exp, str(day.day) in infeasible)
+                    | _forecast_errors(problem, _day_part(predicted, n), naive))
+        steps.append(_steps(problem, request, plan, settled))
         if exp.learner is not None:
             exp.learner.after_day(day.day)
     daily = pl.DataFrame(rows) if rows else pl.DataFrame()
     return ReplayOutcome(exp.mode.name, daily, pl.concat(steps, how="diagonal") if steps else pl.DataFrame(),
                          skipped, infeasible)
+
+
+def _beyond(day: DayData, following: DayData | None, hours: int, posed_day) -> tuple | None:
+    """(hour table, actual base kW, actual PV kW) of the first ``hours`` hours after ``day`` (from the
+    next local day, when it is valid and can be posed); None when there is nothing to plan ahead."""
+    if not hours or following is None:
+        return None
+    problem = posed_day(following)
+    if isinstance(problem, str):
+        return None
+    k = min(hours, following.n_steps)
+    return following.hours.head(k), problem.actual_base_kw[:k], problem.actual_pv_kw[:k]
+
+
+def _price_lookup(days: list[DayData]) -> dict:
+    """utc_hour -> day-ahead price (EUR/MWh) of every replayed hour."""
+    frame = pl.concat([d.hours.select("utc_hour", "price_eur_mwh") for d in days])
+    return dict(zip(frame["utc_hour"].to_list(), frame["price_eur_mwh"].to_list()))
+
+
+def _priced(hours: pl.DataFrame, day: DayData, how: str, prices: dict) -> pl.DataFrame:
+    """The hour table of the hours beyond ``day`` with the prices a plan made at ``day``'s start knows:
+    the actual ones (``perfect``), or the same hour seven days earlier (``last_week``; the same local
+    hour of ``day`` itself when that week-old hour is not among the replayed days)."""
+    if how == "perfect":
+        return hours
+    own = dict(day.hours.group_by("local_hour").agg(pl.col("price_eur_mwh").mean()).iter_rows())
+    week = [prices.get(t - timedelta(days=7)) for t in hours["utc_hour"].to_list()]
+    known = [w if w is not None else own.get(h, float(np.mean(list(own.values()))))
+             for w, h in zip(week, hours["local_hour"].to_list())]
+    return hours.with_columns(price_eur_mwh=pl.Series(known, dtype=pl.Float64))
+
+
+def _day_part(predicted: Predicted, n: int) -> Predicted:
+    """The forecast of the day's own steps (a receding plan forecasts more)."""
+    return Predicted(predicted.base_kw[:n], predicted.pv_kw[:n], {q: v[:n] for q, v in predicted.base_q.items()},
+                     {q: v[:n] for q, v in predicted.pv_q.items()})
 
 
 def _forecast_errors(problem: DayProblem, predicted: Predicted, naive: Predicted | None) -> dict:

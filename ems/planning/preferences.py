@@ -38,6 +38,7 @@ def with_preferences(request: DayRequest, device_of: dict[str, str], day: date, 
             continue
         if abs(total - 1.0) > PMF_SUM_TOL:
             steps = steps / total
-        d.pmf = steps.tolist()
+        # A longer horizon than the day (a receding plan): no job runs beyond the day, P = 0 there.
+        d.pmf = steps.tolist() + [0.0] * (request.n_steps - len(steps))
         d.preference_weight = w_prob
     return request

@@ -1,0 +1,97 @@
+"""Planning horizons: plan ``hours`` from the day's start, commit the day (a receding horizon).
+
+``horizon=day`` plans each local day alone (24 h; the battery must reach its
+final SOC at midnight). ``horizon=receding`` plans ``hours`` (24 to 48) from
+the day's first hour: the day's own jobs stay in the day, the extra hours
+carry the next day's forecast base load and PV and prices (day-ahead prices
+of the next day are published at noon, after a midnight decision, so they are
+forecast: by default the same hour a week earlier); the battery's final SOC
+is required at the end of the horizon, not at midnight, so an evening charge
+is kept for a dearer morning instead of being used up just because the day
+ends. Only the day is committed: its steps are settled and its end SOC carries
+into the next day's plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ems.optim.optimize import price
+from ems.optim.request import DayRequest
+from ems.optim.result import DayResult, DeviceSchedule, StorageSchedule
+
+#: Receding horizons in hours (from the day's start).
+MIN_HOURS, MAX_HOURS = 24, 48
+PRICE_FORECASTS = ("last_week", "perfect")
+
+
+@dataclass
+class Horizon:
+    """``hours`` planned from each day's start (24: the day alone); ``price_forecast`` for the hours
+    beyond the day: ``last_week`` (the same hour seven days earlier; the day's own hour when the
+    replay has no such day) or ``perfect`` (the actual prices, an upper bound)."""
+
+    hours: int = 24
+    price_forecast: str = "last_week"
+    name: str = "day"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hours, bool) or not isinstance(self.hours, int) or not MIN_HOURS <= self.hours <= MAX_HOURS:
+            raise ValueError(f"horizon.hours={self.hours!r}: must be a whole number in [{MIN_HOURS}, {MAX_HOURS}]")
+        if self.price_forecast not in PRICE_FORECASTS:
+            raise ValueError(f"horizon.price_forecast={self.price_forecast!r}: must be one of "
+                             f"{', '.join(PRICE_FORECASTS)}")
+
+    @property
+    def extra_hours(self) -> int:
+        """Hours planned beyond the day (0: the day alone)."""
+        return self.hours - MIN_HOURS
+
+
+def extend(request: DayRequest, import_price, export_price, base_kw, pv_kw) -> DayRequest:
+    """``request`` (one day) with more steps appended (kW and EUR/kWh per extra step): its jobs
+    keep their windows inside the day, its EV sessions their steps, and its battery's final SOC
+    applies at the new end. The PMFs are 0 beyond the day (no job may run there)."""
+    n, extra = request.n_steps, len(import_price)
+    if extra == 0:
+        return request
+    devices = []
+    for d in request.devices:
+        update = {"latest_end": min(d.latest_end, n)}
+        if d.pmf is not None:
+            update["pmf"] = list(d.pmf) + [0.0] * extra
+        devices.append(d.model_copy(update=update))
+    more = lambda values, added: list(values) + np.asarray(added, float).tolist()  # noqa: E731
+    return request.model_copy(update={
+        "import_price_eur_kwh": more(request.import_price_eur_kwh, import_price),
+        "export_price_eur_kwh": more(request.export_price_eur_kwh, export_price),
+        "base_load_kw": more(request.base_load_kw, np.maximum(base_kw, 0.0)),
+        "pv_kw": more(request.pv_kw, np.maximum(pv_kw, 0.0)), "devices": devices})
+
+
+def _storage(schedule: StorageSchedule | None, n: int) -> StorageSchedule | None:
+    if schedule is None:
+        return None
+    discharge = None if schedule.discharge_kw is None else list(schedule.discharge_kw[:n])
+    return StorageSchedule(list(schedule.charge_kw[:n]), list(schedule.soc_kwh[:n + 1]), discharge)
+
+
+def commit(plan: DayResult, day: DayRequest) -> DayResult:
+    """The first ``day.n_steps`` steps of a longer plan, priced as the day (the rest is re-planned)."""
+    n = day.n_steps
+    if not plan.ok or len(plan.import_kw) == n:
+        return plan
+    devices = {name: DeviceSchedule(list(s.power_kw[:n]), None if s.starts is None else [k for k in s.starts if k < n])
+               for name, s in plan.devices.items()}
+    committed = DayResult(status=plan.status, import_kw=list(plan.import_kw[:n]), export_kw=list(plan.export_kw[:n]),
+                          pv_curtailed_kw=list(plan.pv_curtailed_kw[:n]), devices=devices,
+                          battery=_storage(plan.battery, n), ev=_storage(plan.ev, n), diagnosis=list(plan.diagnosis),
+                          warnings=list(plan.warnings), solver=plan.solver, path=plan.path,
+                          build_seconds=plan.build_seconds, solve_seconds=plan.solve_seconds,
+                          n_variables=plan.n_variables, n_constraints=plan.n_constraints)
+    price(day, committed)
+    committed.penalty_eur = plan.penalty_eur
+    committed.objective_eur = committed.energy_cost_eur + committed.degradation_eur + (plan.penalty_eur or 0.0)
+    return committed
