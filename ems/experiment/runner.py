@@ -122,7 +122,7 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
         outcome = replay(period.days, exp, period.max_kw, reference=prepared[id(exp.forecast)])
         outcome.skipped.update(period.skipped)
         columns[label] = totals(outcome)
-        columns[label].update(_regret(cfg, exp, period, outcome, columns[label]))
+        columns[label].update(_regret(cfg, exp, period, outcome, columns[label], first.learner))
         run_dir = out / label if len(combos) > 1 else out
         run_dir.mkdir(parents=True, exist_ok=True)
         if exp.learner is not None:
@@ -149,9 +149,10 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
 
 
 def _regret(cfg: DictConfig, exp: Experiment, period: Period, outcome: ReplayOutcome,
-            result: dict[str, float]) -> dict[str, float]:
+            result: dict[str, float], start_learner: Any) -> dict[str, float]:
     """The perfect-foresight bound over the run's scheduled days and the regret against it, split into
-    the forecast's part (a replay of the same run with perfect foresight) and the horizon's."""
+    the forecast's part (a replay of the same run, from the same prepared learner, with perfect
+    foresight) and the horizon's."""
     options = cfg.get("regret") or {}
     if not options.get("enabled", True) or outcome.daily.is_empty():
         return {}
@@ -168,7 +169,7 @@ def _regret(cfg: DictConfig, exp: Experiment, period: Period, outcome: ReplayOut
     if exp.forecast.name == "perfect":
         out |= {"regret_forecast_eur": 0.0, "regret_horizon_eur": out["regret_eur"]}
     elif options.get("split", True):
-        foresight = replace(exp, forecast=PerfectForecast(), learner=copy.deepcopy(exp.learner))
+        foresight = replace(exp, forecast=PerfectForecast(), learner=copy.deepcopy(start_learner))
         perfect = totals(replay(days, foresight, period.max_kw, progress=False))["energy_cost_eur"]
         out |= {"regret_forecast_eur": cost - perfect, "regret_horizon_eur": perfect - bound.cost_eur}
     log.info("bound: %.2f EUR over %d days (%s, %.1f s)", bound.cost_eur, bound.days, bound.method, bound.seconds)
