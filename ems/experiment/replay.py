@@ -13,16 +13,16 @@ from tqdm import tqdm
 
 from ems.data.days import DayData
 from ems.experiment import kpis
+from ems.experiment.forecast import NaiveForecast, Predicted
 from ems.experiment.modes import Baseline
 from ems.experiment.problem import DayProblem, pose
-from ems.experiment.forecast import NaiveForecast, Predicted
 from ems.experiment.protocols import Experiment
 from ems.experiment.settlement import Settled, settle
-from ems.planning.horizon import commit, extend
 from ems.forecasting import pinball
 from ems.learning.priors import PmfSource
 from ems.optim.request import DayRequest
 from ems.optim.result import DayResult
+from ems.planning.horizon import commit, extend
 
 log = logging.getLogger(__name__)
 

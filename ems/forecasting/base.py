@@ -40,10 +40,9 @@ def hourly(values: pl.DataFrame, where: str = "history") -> pl.DataFrame:
     """``values`` checked: columns utc_hour (naive datetime) and value (finite numbers or null)."""
     if not isinstance(values, pl.DataFrame) or not {"utc_hour", "value"} <= set(values.columns):
         raise ValueError(f"{where}: expected a polars frame with columns utc_hour (naive UTC) and value (kW)")
-    if values.schema["utc_hour"] != pl.Datetime("us") and not isinstance(values.schema["utc_hour"], pl.Datetime):
-        raise ValueError(f"{where}.utc_hour: expected naive UTC datetimes")
-    if values.schema["utc_hour"].time_zone is not None:  # type: ignore[union-attr]
-        raise ValueError(f"{where}.utc_hour: expected naive UTC datetimes (no time zone)")
+    dtype = values.schema["utc_hour"]
+    if not isinstance(dtype, pl.Datetime) or dtype.time_zone is not None:
+        raise ValueError(f"{where}.utc_hour: expected naive UTC datetimes (no time zone), got {dtype}")
     return values.select(pl.col("utc_hour").cast(pl.Datetime("us")), pl.col("value").cast(pl.Float64)).sort("utc_hour")
 
 

@@ -11,7 +11,6 @@ twice for a device is not learned twice.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from typing import Annotated, Any, Union
@@ -30,8 +29,6 @@ from ems.optim.request import DEFAULT_MAX_STEPS, DayRequest, RequestError, error
 from ems.service.expand import ShortRequest, expand, is_short, iso_date
 from ems.service.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from ems.service.state import Services, StateUnavailable, UnknownBuilding
-
-log = logging.getLogger(__name__)
 
 OPTIMIZE_EXAMPLE = {"mode": "optimize", "building_id": "DE_KN_residential3", "target_date": "2025-06-08",
                     "price_profile": [0.28] * 7 + [0.33] * 4 + [0.25] * 6 + [0.35] * 4 + [0.3] * 3,
