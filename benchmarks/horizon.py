@@ -1,0 +1,56 @@
+"""Build and solve time per planning step (one day's plan) for each horizon, through run.py.
+
+    python benchmarks/horizon.py [--building residential4] [--days 60] [--mode centralized]
+
+Runs ``run.py horizon=day`` and ``horizon=receding`` with 36 and 48 hours (home battery and EV,
+tracking off, a temporary outputs folder) and prints, per horizon, the median and the 95th
+percentile of the per-day model build and solve seconds from the run's ``daily.csv``, the
+energy cost and the regret. (Scenario planning is not built yet: no N-scenario figures.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+HORIZONS = {"day 24 h": ["horizon=day"], "receding 36 h": ["horizon=receding"],
+            "receding 48 h": ["horizon=receding", "horizon.hours=48"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--building", default="residential4")
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--start", default="2016-01-01")
+    parser.add_argument("--mode", default="centralized")
+    args = parser.parse_args()
+    print(f"{'horizon':<16}{'build p50 ms':>14}{'build p95 ms':>14}{'solve p50 ms':>14}{'solve p95 ms':>14}"
+          f"{'cost EUR':>11}{'regret EUR':>12}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, overrides in HORIZONS.items():
+            run_dir = Path(tmp) / label.replace(" ", "_")
+            command = [sys.executable, "run.py", f"building={args.building}", f"mode={args.mode}", "battery=home",
+                       "ev=home", f"period.start={args.start}", f"period.n_days={args.days}", "tracking.enabled=false",
+                       f"paths.output_dir={tmp}", f"hydra.run.dir={run_dir}", *overrides]
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                                  env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+            if done.returncode != 0:
+                raise SystemExit(f"{label} failed:\n{done.stderr[-2000:]}")
+            daily = pl.read_csv(run_dir / "daily.csv")
+            totals = json.loads((run_dir / "summary.json").read_text())["totals"]
+            q = lambda c, p: 1000 * float(daily[c].quantile(p))  # noqa: E731
+            print(f"{label:<16}{q('build_seconds', 0.5):>14.1f}{q('build_seconds', 0.95):>14.1f}"
+                  f"{q('solve_seconds', 0.5):>14.1f}{q('solve_seconds', 0.95):>14.1f}"
+                  f"{totals['energy_cost_eur']:>11.2f}{totals.get('regret_eur', float('nan')):>12.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
