@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from ems.data.atomic import file_lock
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 if TYPE_CHECKING:
@@ -98,10 +100,8 @@ def store_lock(uri: str) -> "filelock.BaseFileLock | contextlib.nullcontext":
     path = sqlite_path(uri)
     if path is None:
         return contextlib.nullcontext()
-    import filelock
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S)
+    return file_lock(path, LOCK_TIMEOUT_S)
 
 
 def client(uri: str) -> "mlflow.MlflowClient":

@@ -35,12 +35,6 @@ def import_cost_eur(import_kw, import_price, step_hours: float = 1.0) -> float:
     return float(step_hours * np.dot(import_kw, import_price))
 
 
-def skill_pct(error: float, reference_error: float) -> float:
-    """Share of a reference forecast's error that a forecast removes (%): 100 x (1 - error / reference);
-    0 = as good as the reference, negative = worse; NaN when the reference makes no error."""
-    return float(100.0 * (1.0 - error / reference_error)) if reference_error > 0 else float("nan")
-
-
 def peak_import_kw(import_kw) -> float:
     """Largest import power (kW)."""
     return float(np.max(import_kw, initial=0.0))

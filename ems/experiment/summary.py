@@ -8,6 +8,7 @@ import polars as pl
 
 from ems.experiment import kpis
 from ems.experiment.replay import ReplayOutcome
+from ems.forecasting import skill
 
 #: (key, label, unit, format) of the KPIs shown in tables, in order.
 ROWS = [
@@ -73,8 +74,9 @@ def totals(outcome: ReplayOutcome) -> dict[str, float]:
 
 
 def _forecast_totals(d: pl.DataFrame) -> dict[str, float]:
-    """MAE, RMSE (kW), their skill against the naive reference (%: share of its error removed) and the
-    mean pinball loss per quantile level (kW), of base load and PV over the scheduled days."""
+    """MAE, RMSE (kW), their skill against the naive reference (% of its error removed, NaN when it makes
+    none: ems.forecasting.skill) and the mean pinball loss per quantile level (kW), of base load and PV
+    over the scheduled days."""
     out: dict[str, float] = {}
     if "forecast_hours" not in d.columns:
         return out
@@ -88,7 +90,7 @@ def _forecast_totals(d: pl.DataFrame) -> dict[str, float]:
             ref_rmse = math.sqrt(float(known[f"{key}_ref_sq_err"].sum()) / ref_hours)
             mine_mae = float(known[f"{key}_abs_err"].sum()) / ref_hours
             mine_rmse = math.sqrt(float(known[f"{key}_sq_err"].sum()) / ref_hours)
-            skill_mae, skill_rmse = kpis.skill_pct(mine_mae, ref_mae), kpis.skill_pct(mine_rmse, ref_rmse)
+            skill_mae, skill_rmse = 100.0 * skill(mine_mae, ref_mae), 100.0 * skill(mine_rmse, ref_rmse)
         else:
             skill_mae = skill_rmse = float("nan")
         out |= {f"{key}_mae_kw": mae, f"{key}_rmse_kw": rmse, f"{key}_mae_skill_pct": skill_mae,
