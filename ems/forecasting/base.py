@@ -104,7 +104,10 @@ def origin_day(at: datetime, timezone: str) -> date:
                       timezone)["local_date"][0]
 
 
-def before_day(history: pl.DataFrame, at: datetime, timezone: str) -> pl.DataFrame:
-    """The rows of ``history`` on full local days before ``at``'s day (nothing at or after ``at``)."""
+def before_day(history: pl.DataFrame, at: datetime, timezone: str, days: int = LAG_DAYS) -> pl.DataFrame:
+    """The rows of ``history`` on the ``days`` full local days before ``at``'s day (nothing at or after
+    ``at``, and nothing older than a forecast made at ``at`` reads)."""
     day = origin_day(at, timezone)
-    return with_local(history, timezone).filter(pl.col("local_date") < day).select("utc_hour", "value")
+    recent = history.filter(pl.col("utc_hour") >= at - timedelta(days=days + 2))  # + the UTC/local offset
+    return with_local(recent, timezone).filter(
+        (pl.col("local_date") < day) & (pl.col("local_date") >= day - timedelta(days=days))).select("utc_hour", "value")

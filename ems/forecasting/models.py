@@ -11,7 +11,7 @@ are sorted per hour (no crossing) and clipped at 0 kW.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import polars as pl
@@ -45,9 +45,8 @@ class NaiveForecaster:
     def predict(self, at: datetime, horizon_h: int = 24, history: pl.DataFrame | None = None,
                 weather: pl.DataFrame | None = None) -> Forecast:
         hours = forecast_hours(at, horizon_h)
-        past = before_day(hourly(history) if history is not None else self._history, at, self.timezone)
-        day = origin_day(at, self.timezone)
-        recent = with_local(past, self.timezone).filter(pl.col("local_date") >= day - timedelta(days=self.days))
+        past = before_day(hourly(history) if history is not None else self._history, at, self.timezone, self.days)
+        recent = with_local(past, self.timezone)
         # Each day counts once per hour (the repeated autumn hour is that day's mean of its two).
         daily = recent.group_by("local_date", "hour", maintain_order=True).agg(pl.col("value").mean())
         means = daily.group_by("hour", maintain_order=True).agg(pl.col("value").mean())
