@@ -14,7 +14,7 @@ into the next day's plan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -85,13 +85,9 @@ def commit(plan: DayResult, day: DayRequest) -> DayResult:
         return plan
     devices = {name: DeviceSchedule(list(s.power_kw[:n]), None if s.starts is None else [k for k in s.starts if k < n])
                for name, s in plan.devices.items()}
-    committed = DayResult(status=plan.status, import_kw=list(plan.import_kw[:n]), export_kw=list(plan.export_kw[:n]),
-                          pv_curtailed_kw=list(plan.pv_curtailed_kw[:n]), devices=devices,
-                          battery=_storage(plan.battery, n), ev=_storage(plan.ev, n), diagnosis=list(plan.diagnosis),
-                          warnings=list(plan.warnings), solver=plan.solver, path=plan.path,
-                          build_seconds=plan.build_seconds, solve_seconds=plan.solve_seconds,
-                          n_variables=plan.n_variables, n_constraints=plan.n_constraints)
+    committed = replace(plan, import_kw=list(plan.import_kw[:n]), export_kw=list(plan.export_kw[:n]),
+                        pv_curtailed_kw=list(plan.pv_curtailed_kw[:n]), devices=devices,
+                        battery=_storage(plan.battery, n), ev=_storage(plan.ev, n))
     price(day, committed)
-    committed.penalty_eur = plan.penalty_eur
     committed.objective_eur = committed.energy_cost_eur + committed.degradation_eur + (plan.penalty_eur or 0.0)
     return committed
