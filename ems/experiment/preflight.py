@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from omegaconf import DictConfig, OmegaConf
 
+from ems.config import instantiate
 from ems.experiment.summary import KPI_NAMES
 
 #: Tracking URI schemes MLflow opens (its SQL back-ends with or without a driver, a folder, a server).
@@ -26,9 +27,7 @@ def check_experiment(cfg: DictConfig) -> None:
     """A ValueError naming the first config key whose value cannot work (see the module docstring)."""
     check_objective(cfg.objective, learner=cfg.get("learner") is not None and len(cfg.learner or {}) > 0)
     check_fraction("theta", cfg.theta)
-    for key, value in (cfg.get("replay") or {}).items():
-        if key.endswith(("_kwh", "_kw")) and not key.startswith("_"):
-            check_non_negative(f"replay.{key}", value)
+    instantiate(cfg.get("replay"), where="replay")  # the record checks its thresholds (ReplaySettings)
     if cfg.tracking.enabled:
         check_tracking_uri(cfg.tracking.uri)
 
@@ -63,15 +62,6 @@ def _number(key: str, value: Any) -> float:
 def check_fraction(key: str, value: Any) -> None:
     if not 0 <= _number(key, value) <= 1:
         raise ValueError(f"{key}={value!r}: must be in [0, 1] (a PMF threshold)")
-
-
-def check_non_negative(key: str, value: Any) -> None:
-    if isinstance(value, (dict, DictConfig)):  # e.g. replay.partial_max_kw: device -> kW
-        for device, kw in value.items():
-            check_non_negative(f"{key}.{device}", kw)
-        return
-    if _number(key, value) < 0:
-        raise ValueError(f"{key}={value!r}: must not be negative")
 
 
 def check_tracking_uri(uri: Any) -> None:

@@ -24,6 +24,7 @@ documented in the README)::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -42,6 +43,15 @@ class ReplaySettings:
     run_threshold_kwh: float = 0.05
     base_load_tolerance_kwh: float = 0.1
     partial_max_kw: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        values = {"run_threshold_kwh": self.run_threshold_kwh, "base_load_tolerance_kwh": self.base_load_tolerance_kwh,
+                  **{f"partial_max_kw.{d}": kw for d, kw in self.partial_max_kw.items()}}
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"replay.{key}={value!r}: expected a finite number")
+            if value < 0:
+                raise ValueError(f"replay.{key}={value!r}: must not be negative")
 
 
 @dataclass
