@@ -120,7 +120,7 @@ def branch_and_bound(model: Model, mat: Matrix, s, root: Solution, max_nodes: in
     (nothing to branch on), an LP ends without its optimum (e.g. at the time limit),
     or no node is feasible (the MILP decides then). Infeasible subtrees are pruned.
     """
-    choice = np.flatnonzero(mat.integer & ~_direction_columns(model, mat))
+    choice = np.flatnonzero(mat.integer & ~direction_columns(model, mat))
     queue = [(root.objective, 0, (), root)]
     spent, count = 0.0, 0
     while queue:
@@ -144,10 +144,6 @@ def branch_and_bound(model: Model, mat: Matrix, s, root: Solution, max_nodes: in
 
 def direction_columns(model: Model, mat: Matrix) -> np.ndarray:
     """Per column: whether it is a direction binary (of a grid or storage pair)."""
-    return _direction_columns(model, mat)
-
-
-def _direction_columns(model: Model, mat: Matrix) -> np.ndarray:
     direction = np.zeros(mat.n_cols, dtype=bool)
     for p in model.pairs:
         direction[p.binary[p.binary >= 0]] = True
@@ -171,7 +167,7 @@ def _branch_column(model: Model, x: np.ndarray, choice: np.ndarray) -> int | Non
 
 def lp_is_exact(model: Model, mat: Matrix, x: np.ndarray) -> bool:
     """Whether an LP-relaxation optimum ``x`` is feasible for the MILP: integral choices, no simultaneity."""
-    choice = x[mat.integer & ~_direction_columns(model, mat)]
+    choice = x[mat.integer & ~direction_columns(model, mat)]
     return bool(np.all(np.abs(choice - np.round(choice)) <= INTEGRAL_TOL)) and not simultaneous(model, x)
 
 
