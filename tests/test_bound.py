@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from conftest import run_cli
@@ -18,7 +20,7 @@ def _table(stdout: str) -> tuple[list[str], dict[str, list[float]]]:
     for line in lines[start + 2:]:
         name, cells = line[:36].strip(), line[36:].split()
         if name in ROWS:
-            rows[name] = [float(c) for c in cells]
+            rows[name] = [float("nan") if c == "n/a" else float(c) for c in cells]
     return labels, rows
 
 
@@ -109,13 +111,30 @@ def test_a_36_hour_horizon_keeps_the_evening_charge_the_day_horizon_wastes(solve
 
 def test_the_receding_horizon_changes_the_plan_and_stays_above_the_bound(shipped_db, tmp_path):
     figures = {}
-    for horizon in ("day", "receding"):
-        result = run_cli("run.py", f"horizon={horizon}", "mode=centralized", "battery=home", "period.start=2016-01-01",
+    runs = {"day": ["horizon=day"], "receding": ["horizon=receding"],
+            "receding 24 h": ["horizon=receding", "horizon.hours=24"],
+            "receding, actual prices": ["horizon=receding", "horizon.price_forecast=perfect"]}
+    for label, overrides in runs.items():
+        result = run_cli("run.py", *overrides, "mode=centralized", "battery=home", "period.start=2016-01-01",
                          "period.n_days=31", "tracking.enabled=false", f"paths.db={shipped_db}",
                          f"paths.output_dir={tmp_path}", check=True)
         _, rows = _table(result.stdout)
         assert "over 31 days" in result.stdout  # every day planned, committed and bounded
-        figures[horizon] = rows["energy cost EUR"][0], rows["bound (perfect foresight) EUR"][0]
-    # Measured: 136.81 EUR planning each day, 136.73 EUR planning 36 h; the bound 135.17 EUR.
+        figures[label] = rows["energy cost EUR"][0], rows["bound (perfect foresight) EUR"][0]
+    # Measured: 136.81 EUR planning each day, 136.73 EUR planning 36 h with last week's prices beyond the
+    # day, 136.59 EUR with the actual prices there; the bound 135.17 EUR.
     assert figures["day"][0] != figures["receding"][0]
+    assert figures["receding 24 h"] == figures["day"]  # 24 hours is the day alone
+    assert figures["receding, actual prices"][0] != figures["receding"][0]  # the price forecast is used
     assert all(bound <= cost for cost, bound in figures.values())
+
+
+def test_the_regret_knobs_turn_the_bound_and_the_split_off(shipped_db, tmp_path):
+    common = ["mode=centralized", "battery=home", "forecast=naive", "period.start=2016-01-10", "period.n_days=5",
+              "tracking.enabled=false", f"paths.db={shipped_db}", f"paths.output_dir={tmp_path}"]
+    split = _table(run_cli("run.py", *common, check=True).stdout)[1]
+    unsplit = _table(run_cli("run.py", *common, "regret.split=false", check=True).stdout)[1]
+    off = _table(run_cli("run.py", *common, "regret.enabled=false", check=True).stdout)[1]
+    assert not math.isnan(split["of it: forecast EUR"][0]) and math.isnan(unsplit["of it: forecast EUR"][0])
+    assert unsplit["regret EUR"] == split["regret EUR"]
+    assert all(math.isnan(off[k][0]) for k in ROWS[1:]) and off["energy cost EUR"] == split["energy cost EUR"]

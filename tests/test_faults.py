@@ -241,3 +241,24 @@ def test_an_interrupted_sweep_closes_its_parent_run(shipped_db, tmp_path):
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     runs = client.search_runs([client.get_experiment_by_name("stopped").experiment_id])
     assert [r.info.status for r in runs if r.info.run_name == "sweep stopped"] == ["KILLED"], err
+
+
+def test_the_ingest_guards_are_knobs(r4_db, tmp_path):
+    text = gzip.decompress(R4.read_bytes())
+    short = tmp_path / "residential4_10h.csv"
+    short.write_bytes(b"\n".join(text.split(b"\n")[:11]) + b"\n")  # the header and 10 hours
+    result = run_cli("-m", "ems", "data", "ingest", str(short), "--db", str(tmp_path / "short.duckdb"))
+    assert result.returncode == 2 and result.stderr.strip() == (
+        f"error: {short}: spans 10 hour(s), less than data.ingest.min_span_hours=24; give the whole file "
+        f"(a cut-off download?)")
+    run_cli("-m", "ems", "data", "ingest", str(short), "--db", str(tmp_path / "short.duckdb"),
+            "--set", "data.ingest.min_span_hours=5", check=True)
+    import filelock
+
+    with filelock.FileLock(f"{r4_db}.lock"):  # an ingest in progress elsewhere
+        result = run_cli("-m", "ems", "data", "ingest", str(R4), "--db", str(r4_db),
+                         "--set", "data.ingest.lock_timeout_s=1")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"error: {r4_db}: another ingest is writing this database (lock {r4_db}.lock "
+                                     f"held for over data.ingest.lock_timeout_s=1 s); wait for it to finish")
+    assert readings(r4_db) == {"residential4": 149_609}

@@ -123,3 +123,22 @@ def test_a_run_reports_its_forecast_quality(shipped_db, tmp_path):
     assert figures["naive"]["base load skill vs naive %"] == 0.0
     assert figures["ml"]["base load forecast MAE kW"] > 0
     assert figures["ml"]["energy cost EUR"] != figures["perfect"]["energy cost EUR"]  # the forecast is what was planned
+
+
+def test_the_learned_forecasts_knobs_change_the_run(shipped_db, tmp_path):
+    # residential4's record starts 2015-10-10: the first days have little or no history before them.
+    common = ["forecast=ml", "mode=centralized", "period.start=2015-10-10", "period.n_days=20",
+              "tracking.enabled=false", f"paths.db={shipped_db}", f"paths.output_dir={tmp_path}"]
+    runs = {}
+    for label, knobs in {"default": [], "5 days": ["forecast.min_history_days=5"],
+                         "daily refit": ["forecast.min_history_days=5", "forecast.refit_days=1"],
+                         "quantiles": ["forecast.min_history_days=5", "forecast.quantiles=[0.25,0.5,0.75]"]}.items():
+        out = tmp_path / label.replace(" ", "_")
+        run_cli("run.py", *common, *knobs, f"hydra.run.dir={out}", check=True)
+        runs[label] = __import__("json").loads((out / "summary.json").read_text())
+    skipped = {k: v["skipped"].get("no history yet for the forecast", 0) for k, v in runs.items()}
+    assert skipped["default"] > skipped["5 days"] > 0  # fewer days of history required: fewer days skipped
+    totals = {k: v["totals"] for k, v in runs.items()}
+    assert totals["daily refit"]["base_mae_kw"] != totals["5 days"]["base_mae_kw"]  # refitted on newer days
+    assert "base_pinball_p10_kw" in totals["5 days"] and "base_pinball_p25_kw" in totals["quantiles"]
+    assert "base_pinball_p10_kw" not in totals["quantiles"]
