@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ems.agents.battery import BatteryAgent
-from ems.agents.ev import EVAgent
+from ems.agents.ev import EVAgent, Link
 from ems.agents.pv import PVAgent
 from ems.optim.kinds.grid import Grid
 from ems.optim.optimize import optimize_day
@@ -38,11 +38,15 @@ class GlobalOptimizer:
     theta: float = 0.05
 
     def request(self, needs: DayNeeds, import_price_eur_kwh, export_price_eur_kwh, base_kw=None, pv_kw=None,
-                with_battery: bool = True) -> DayRequest:
+                with_battery: bool = True, ev_after: Link | None = None, ev_before: Link | None = None,
+                ev_start_soc_kwh: float | None = None) -> DayRequest:
         """The priced day request: the needs' jobs, the agents' battery and EV parts, the grid.
 
         ``base_kw`` / ``pv_kw`` (kW per step) are what the plan assumes
         (a forecast); default the needs' own values. Prices in EUR/kWh.
+        ``ev_after`` / ``ev_before``: the overnight EV sessions that continue
+        into the next day / came from the day before, ``ev_start_soc_kwh`` the
+        SOC the latter continues from (see :meth:`ems.agents.ev.EVAgent.spec`).
         """
         base = needs.base_kw if base_kw is None else base_kw
         pv = needs.pv_kw if pv_kw is None else pv_kw
@@ -52,7 +56,8 @@ class GlobalOptimizer:
             pv_kw=np.maximum(pv, 0.0).tolist(), base_load_kw=np.maximum(base, 0.0).tolist(), grid=self.grid,
             devices=[d.model_copy(deep=True) for d in needs.devices],
             battery=self.battery.spec() if self.battery is not None and with_battery else None,
-            ev=self.ev.spec(needs.local_hours, needs.ev_charge_kwh, needs.ev_peak_kw) if self.ev is not None else None,
+            ev=self.ev.spec(needs, after=ev_after, before=ev_before, start_soc_kwh=ev_start_soc_kwh)
+            if self.ev is not None else None,
             theta=self.theta, solver=self.solver, pv_curtailable=self.pv.curtailable,
         )
 

@@ -20,7 +20,8 @@ lower bound on every mode's energy cost over the same days:
   it is settled at the actual values): import up to the largest base load plus
   every appliance's, the battery's and the EV's peak, export up to the largest
   PV plus the storages' discharge power;
-* the EV charger takes the largest of the days' charger limits;
+* the EV charger takes the largest of the days' charger limits; an overnight
+  session is one session across midnight, as in the replay;
 * the battery must end at the configured final SOC, or at the run's own end
   SOC where that is lower (a receding plan may end the period below the
   daily target, having planned past its last day).
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import numpy as np
 
@@ -68,18 +70,27 @@ class Bound:
 
 
 def period_request(days: list[DayData], exp: Experiment, max_kw: dict[str, float],
-                   final_soc_kwh: float | None = None) -> DayRequest | None:
+                   final_soc_kwh: float | None = None, replayed: list[DayData] | None = None) -> DayRequest | None:
     """The whole-period request of ``days`` (see the module docstring); None without a day to pose.
     ``final_soc_kwh``: the battery's SOC at the run's end, which the bound must also reach (default:
-    the configured final SOC)."""
+    the configured final SOC). ``replayed``: the days the replay saw (default ``days``): an overnight
+    EV session shared with a replayed day that is not among ``days`` is cut where the replay cut it."""
     coordinator = exp.optimizer()
-    parts = []
-    for day in days:
+    wanted = {d.day for d in days}
+    valid = {}
+    for day in sorted(replayed or days, key=lambda d: d.day):
         problem = pose(day, exp.building, exp.replay, max_kw, exp.ev)
-        if isinstance(problem, str):
+        if not isinstance(problem, str):
+            valid[day.day] = problem
+    parts, sessions = [], []
+    for day in days:
+        problem = valid.get(day.day)
+        if problem is None:
             continue
-        parts.append(coordinator.request(problem.needs, exp.tariff.import_price(day.hours),
-                                         exp.tariff.export_price(day.hours), with_battery=False))
+        request = coordinator.request(problem.needs, exp.tariff.import_price(day.hours),
+                                      exp.tariff.export_price(day.hours), with_battery=False)
+        parts.append(request.model_copy(update={"ev": None}))
+        sessions.append(_ev_part(exp, problem, valid, wanted))
     if not parts:
         return None
     battery = exp.battery
@@ -89,29 +100,49 @@ def period_request(days: list[DayData], exp: Experiment, max_kw: dict[str, float
         if final_soc_kwh is not None:
             spec = spec.model_copy(update={"soc_final_min_kwh": max(spec.soc_min_kwh, min(final_soc_kwh,
                                                                                            spec.soc_final_min_kwh))})
-    return join_requests(parts, spec, exp.building.grid, exp.solver.name)
+    return join_requests(parts, spec, exp.building.grid, exp.solver.name, sessions)
 
 
-def join_requests(parts: list[DayRequest], battery: BatterySpec | None, grid: Grid, solver: str = "highs"
-                  ) -> DayRequest:
+def _ev_part(exp: Experiment, problem, valid: dict, wanted: set) -> EVSpec | None:
+    """The EV sessions of ``problem``'s day in the whole-period request: an overnight session runs
+    into the next day when that day is in the bound too (and is left out of it there), and is cut
+    at midnight as in the replay when the next day was replayed but is not in the bound."""
+    if exp.ev is None:
+        return None
+    day = problem.day.day
+    after = before = None
+    if (nxt := valid.get(day + timedelta(days=1))) is not None:
+        after = exp.ev.link(problem.needs, nxt.needs)
+    if (prev := valid.get(day - timedelta(days=1))) is not None:
+        before = exp.ev.link(prev.needs, problem.needs)
+    joined = after is not None and day + timedelta(days=1) in wanted
+    steps = problem.day.n_steps + (after.steps if joined else 0)
+    return exp.ev.spec(problem.needs, steps=steps, after=after, before=before,
+                       continuation=not (before is not None and day - timedelta(days=1) in wanted))
+
+
+def join_requests(parts: list[DayRequest], battery: BatterySpec | None, grid: Grid, solver: str = "highs",
+                  ev_parts: list[EVSpec | None] | None = None) -> DayRequest:
     """Day requests (1-hour steps, in time order) joined into one horizon: jobs in their own day's
     window without PMFs or penalty, EV sessions on their days, ``battery`` (its initial and final
     SOC) across the whole period without wear cost, the grid limits raised to what a settled plan
-    could reach (see the module docstring)."""
+    could reach (see the module docstring). ``ev_parts``: each day's EV part instead of its
+    request's (its sessions may run past the day's end, into the next)."""
     devices, sessions, offset, charger = [], [], 0, 0.0
-    for i, r in enumerate(parts):
+    evs = ev_parts if ev_parts is not None else [r.ev for r in parts]
+    for i, (r, r_ev) in enumerate(zip(parts, evs)):
         for d in r.devices:
             devices.append(d.model_copy(update={"name": f"{d.name}@{i}", "earliest_start": d.earliest_start + offset,
                                                 "latest_end": d.latest_end + offset, "pmf": None,
                                                 "preference_weight": 0.0}))
-        if r.ev is not None:
-            charger = max(charger, r.ev.max_charge_kw)
+        if r_ev is not None:
+            charger = max(charger, r_ev.max_charge_kw)
             sessions += [s.model_copy(update={"arrival_step": s.arrival_step + offset,
-                                              "deadline_step": s.deadline_step + offset}) for s in r.ev.sessions]
+                                              "deadline_step": s.deadline_step + offset}) for s in r_ev.sessions]
         offset += r.n_steps
     ev = None
     if sessions:
-        template = next(r.ev for r in parts if r.ev is not None)
+        template = next(e for e in evs if e is not None)
         ev = EVSpec(**{**template.model_dump(), "max_charge_kw": charger,
                        "max_discharge_kw": charger if template.v2g else 0.0,
                        "sessions": [s.model_dump() for s in sessions]})
@@ -145,10 +176,11 @@ def solve_bound(request: DayRequest) -> tuple[float, int]:
 
 
 def period_bound(days: list[DayData], exp: Experiment, max_kw: dict[str, float],
-                 final_soc_kwh: float | None = None) -> Bound | None:
-    """The bound of the energy cost over ``days`` (EUR; see the module docstring); None without a day to pose."""
+                 final_soc_kwh: float | None = None, replayed: list[DayData] | None = None) -> Bound | None:
+    """The bound of the energy cost over ``days`` (EUR; see the module docstring and
+    :func:`period_request`); None without a day to pose."""
     started = time.perf_counter()
-    request = period_request(days, exp, max_kw, final_soc_kwh)
+    request = period_request(days, exp, max_kw, final_soc_kwh, replayed)
     if request is None:
         return None
     cost, columns = solve_bound(request)

@@ -61,24 +61,32 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
 
     ahead = exp.horizon.extra_hours if exp.mode.plans_ahead else 0
     following = {a.day: b for a, b in zip(days, days[1:]) if (b.day - a.day).days == 1}
+    preceding = {b.day: a for a, b in zip(days, days[1:]) if (b.day - a.day).days == 1}
     prices = _price_lookup(days) if ahead and exp.horizon.price_forecast == "last_week" else {}
     posed: dict = {}
+    ev = coordinator.ev
+    if ev is not None:
+        ev.reset()
 
-    def posed_day(day: DayData):  # a day is posed once, also when it was the day after the last one
+    def posed_day(day: DayData | None):  # a day is posed once (also as the day before or after another)
+        if day is None:
+            return None
         if day.day not in posed:
-            if len(posed) > 2:
-                posed.clear()
+            for old in [d for d in posed if d < day.day - timedelta(days=1)]:
+                del posed[old]
             posed[day.day] = pose(day, exp.building, exp.replay, max_kw, exp.ev)
-        return posed[day.day]
+        problem = posed[day.day]
+        return None if isinstance(problem, str) else problem
 
     for day in tqdm(days, desc=f"{exp.building.id} {exp.mode.name}", unit="day",
                     disable=None if progress else True):  # None: shown on a terminal only
-        problem = posed_day(day)
-        if isinstance(problem, str):
-            skip(problem)
+        if posed_day(day) is None:
+            skip(posed[day.day])
             continue
+        problem = posed[day.day]
         n = day.n_steps
         after = _beyond(day, following.get(day.day), ahead, posed_day)
+        links = _ev_links(ev, problem, posed_day(preceding.get(day.day)), posed_day(following.get(day.day)))
         hours = day.hours if after is None else pl.concat([day.hours, after[0]], how="vertical_relaxed")
         actual = [problem.actual_base_kw, problem.actual_pv_kw]
         if after is not None:
@@ -90,25 +98,34 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         if predicted is None:
             skip("no history yet for the forecast")
             continue
+        prices_now = exp.tariff.import_price(day.hours), exp.tariff.export_price(day.hours)
         try:
-            request = coordinator.request(problem.needs, exp.tariff.import_price(day.hours),
-                                          exp.tariff.export_price(day.hours), predicted.base_kw[:n],
-                                          predicted.pv_kw[:n])
+            request = coordinator.request(problem.needs, *prices_now, predicted.base_kw[:n], predicted.pv_kw[:n],
+                                          **links)
+            metered = request  # the baseline's: its EV continues from what the metered charging left
+            if links.get("ev_start_soc_kwh") is not None:
+                metered = coordinator.request(problem.needs, *prices_now, predicted.base_kw[:n],
+                                              predicted.pv_kw[:n], **(links | {"ev_start_soc_kwh": None}))
         except ValueError as exc:  # e.g. metered EV charging beyond the configured car: a data fact, counted
             skip(str(exc))
             continue
         planned = request
         if after is not None:
             later = _priced(after[0], day, exp.horizon.price_forecast, prices)
+            longer = None if ev is None else ev.spec(problem.needs, steps=n + len(after[1]), after=links["ev_after"],
+                                                     before=links["ev_before"],
+                                                     start_soc_kwh=links["ev_start_soc_kwh"])
             planned = extend(request, exp.tariff.import_price(later), exp.tariff.export_price(later),
-                             predicted.base_kw[n:], predicted.pv_kw[n:])
+                             predicted.base_kw[n:], predicted.pv_kw[n:], ev=longer)
         plan = commit(exp.mode.plan(problem, planned, exp), request)
-        baseline = baseline_mode.plan(problem, request)
+        baseline = baseline_mode.plan(problem, metered)
         if not plan.ok:
             infeasible[str(day.day)] = "; ".join(plan.diagnosis)
             plan = baseline
         elif coordinator.battery is not None:
             coordinator.battery.end_day(plan)
+        if ev is not None:
+            ev.end_day(day.day, plan, n, links["ev_after"] is not None)
         settled = settle(plan, problem.actual_base_kw, problem.actual_pv_kw)
         rows.append(_record(problem, request, plan, settled, baseline, exp, str(day.day) in infeasible)
                     | _forecast_errors(problem, _day_part(predicted, n), naive))
@@ -120,13 +137,24 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
                          skipped, infeasible)
 
 
+def _ev_links(ev, problem: DayProblem, before: DayProblem | None, after: DayProblem | None) -> dict:
+    """The request's EV keywords for ``problem``'s day: the overnight sessions it shares with the day
+    before and the day after (posed days, None where not replayed) and the SOC the committed day
+    before left its session at (see :meth:`ems.agents.ev.EVAgent.spec`); empty without an EV agent."""
+    if ev is None:
+        return {}
+    prev = ev.link(before.needs, problem.needs) if before is not None else None
+    return {"ev_after": ev.link(problem.needs, after.needs) if after is not None else None, "ev_before": prev,
+            "ev_start_soc_kwh": ev.start_soc(problem.day.day) if prev is not None else None}
+
+
 def _beyond(day: DayData, following: DayData | None, hours: int, posed_day) -> tuple | None:
     """(hour table, actual base kW, actual PV kW) of the first ``hours`` hours after ``day`` (from the
     next local day, when it is valid and can be posed); None when there is nothing to plan ahead."""
     if not hours or following is None:
         return None
     problem = posed_day(following)
-    if isinstance(problem, str):
+    if problem is None:
         return None
     k = min(hours, following.n_steps)
     return following.hours.head(k), problem.actual_base_kw[:k], problem.actual_pv_kw[:k]

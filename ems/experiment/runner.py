@@ -159,7 +159,7 @@ def _regret(cfg: DictConfig, exp: Experiment, period: Period, outcome: ReplayOut
     scheduled = set(outcome.daily["local_date"].to_list())
     days = [d for d in period.days if d.day in scheduled]
     end_soc = exp.battery.soc_kwh if exp.battery is not None and exp.mode.uses_battery else None
-    bound = period_bound(days, exp, period.max_kw, end_soc)
+    bound = period_bound(days, exp, period.max_kw, end_soc, period.days)
     if bound is None:
         return {}
     cost = result["energy_cost_eur"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ems.optim.optimize import price
-from ems.optim.request import DayRequest
+from ems.optim.request import DayRequest, EVSpec
 from ems.optim.result import DayResult, DeviceSchedule, StorageSchedule
 
 #: Receding horizons in hours (from the day's start).
@@ -50,10 +50,11 @@ class Horizon:
         return self.hours - MIN_HOURS
 
 
-def extend(request: DayRequest, import_price, export_price, base_kw, pv_kw) -> DayRequest:
+def extend(request: DayRequest, import_price, export_price, base_kw, pv_kw, ev: EVSpec | None = None) -> DayRequest:
     """``request`` (one day) with more steps appended (kW and EUR/kWh per extra step): its jobs
-    keep their windows inside the day, its EV sessions their steps, and its battery's final SOC
-    applies at the new end. The PMFs are 0 beyond the day (no job may run there)."""
+    keep their windows inside the day, and its battery's final SOC applies at the new end. The
+    PMFs are 0 beyond the day (no job may run there). ``ev``: the EV part planned over the longer
+    horizon (an overnight session then runs to its departure; default: the day's)."""
     n, extra = request.n_steps, len(import_price)
     if extra == 0:
         return request
@@ -68,7 +69,8 @@ def extend(request: DayRequest, import_price, export_price, base_kw, pv_kw) -> D
         "import_price_eur_kwh": more(request.import_price_eur_kwh, import_price),
         "export_price_eur_kwh": more(request.export_price_eur_kwh, export_price),
         "base_load_kw": more(request.base_load_kw, np.maximum(base_kw, 0.0)),
-        "pv_kw": more(request.pv_kw, np.maximum(pv_kw, 0.0)), "devices": devices})
+        "pv_kw": more(request.pv_kw, np.maximum(pv_kw, 0.0)), "devices": devices,
+        "ev": ev if ev is not None else request.ev})
 
 
 def _storage(schedule: StorageSchedule | None, n: int) -> StorageSchedule | None:

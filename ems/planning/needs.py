@@ -13,10 +13,11 @@ documented in the README)::
   to run once that day; hours below the threshold (standby) stay in base;
 * partial-usage devices (heat pump, circulation pump): the day's metered
   energy within the day, at most ``max_kw``;
-* the EV (only with an EV agent): the energy metered in the morning plug-in
-  window [00:00, departure) and in the evening window [arrival, 24:00) is the
-  grid-side charge of that session (a storage with a deadline, see
-  ``ems.agents.ev``); EV energy outside the windows stays fixed; without an
+* the EV (only with an EV agent): each charging run of the EV meter (hours
+  above ``run_threshold_kwh``) is a plug-in session whose metered energy is
+  the grid-side charge it needs by its departure (a storage with a deadline;
+  an evening session runs overnight into the next day: see
+  ``ems.agents.ev``); EV hours below the threshold stay fixed; without an
   EV agent all EV energy is fixed;
 * PV is every generation meter summed; continuous loads and unmetered
   consumption are in ``base``.
@@ -54,13 +55,28 @@ class ReplaySettings:
                 raise ValueError(f"replay.{key}={value!r}: must not be negative")
 
 
+@dataclass(frozen=True)
+class SessionNeed:
+    """One plug-in session of a local day (steps of the day): plugged in at ``arrival_step``,
+    ``energy_kwh`` (grid side) charged by ``departure_step`` (exclusive); ``peak_kw`` the most
+    the meter saw in one hour. ``overnight``: the car stays until the next morning's departure,
+    so the session continues past the day's end (:meth:`ems.agents.ev.EVAgent.link` resolves how far)."""
+
+    arrival_step: int
+    departure_step: int
+    energy_kwh: float
+    peak_kw: float
+    overnight: bool = False
+
+
+
 @dataclass
 class DayNeeds:
     """One local day's needs (kW per 1-h step; ``local_hours`` the wall-clock hour of each step).
 
     ``devices`` are the day's jobs (no PMF yet); ``device_of`` maps each job to
-    its building device; ``ev_charge_kwh`` is the grid-side energy the EV
-    charges per session window. ``baseline_kw`` / ``ev_baseline_kw`` and the
+    its building device; ``ev_sessions`` are the EV's plug-in sessions with the
+    grid-side energy each charges. ``baseline_kw`` / ``ev_baseline_kw`` and the
     metered grid exchange (kWh per hour; import includes separately metered
     devices) hold what the meters recorded (a metered day only).
     """
@@ -71,8 +87,7 @@ class DayNeeds:
     pv_kw: np.ndarray
     devices: list[Device] = field(default_factory=list)
     device_of: dict[str, str] = field(default_factory=dict)
-    ev_charge_kwh: dict[str, float] = field(default_factory=dict)
-    ev_peak_kw: float = 0.0
+    ev_sessions: list[SessionNeed] = field(default_factory=list)
     baseline_kw: dict[str, np.ndarray] = field(default_factory=dict)
     ev_baseline_kw: np.ndarray | None = None
     metered_import_kwh: np.ndarray | None = None
@@ -105,13 +120,11 @@ def metered_needs(day: DayData, building: Building, settings: ReplaySettings, ma
         needs.baseline_kw[name], needs.device_of[name] = e[name], name
         flexible += e[name]
     if ev_agent is not None:
-        for name in building.devices_of(EV):
-            taken = np.zeros(n)
-            for window, mask in ev_agent.windows(hours).items():
-                needs.ev_charge_kwh[window] = needs.ev_charge_kwh.get(window, 0.0) + float(e[name][mask].sum())
-                taken += np.where(mask, e[name], 0.0)
-            needs.ev_peak_kw = max(needs.ev_peak_kw, float(taken.max(initial=0.0)))
-            needs.ev_baseline_kw = taken if needs.ev_baseline_kw is None else needs.ev_baseline_kw + taken
+        meter = sum((e[name] for name in building.devices_of(EV)), np.zeros(n))
+        if building.devices_of(EV):
+            needs.ev_sessions = ev_agent.sessions_of(hours, meter, settings.run_threshold_kwh)
+            taken = np.where(meter > settings.run_threshold_kwh, meter, 0.0)  # the runs' hours; standby stays in base
+            needs.ev_baseline_kw = taken
             flexible += taken
     pv = sum((e[m] for m in building.devices_of("generation")), np.zeros(n))
     grid_import = e["grid_import"] + sum((e[d] for d in building.separately_metered), np.zeros(n))

@@ -20,7 +20,7 @@ from ems.learning.cycles import typical_cycles
 from ems.learning.runs import RunSettings
 from ems.learning.usage import load_usage
 from ems.optim.request import DiscretePhaseDevice, PartialUsageDevice
-from ems.planning.needs import DayNeeds
+from ems.planning.needs import DayNeeds, SessionNeed
 
 
 @dataclass
@@ -115,6 +115,7 @@ def typical_needs(profile: BuildingProfile, building, day: date, hours: np.ndarr
             needs.device_of[device] = device
     if ev_agent is not None:
         energy = sum(float(profile.daily_kwh.get(d, {}).get(day.month, 0.0)) for d in building.devices_of("ev"))
-        morning = int(ev_agent.windows(hours)["morning"].sum())
-        needs.ev_charge_kwh = {"morning": min(energy, ev_agent.max_charge_kw * morning)}
+        morning = int((hours < ev_agent.departure_hour).sum())
+        if energy > 0 and morning:
+            needs.ev_sessions = [SessionNeed(0, morning, min(energy, ev_agent.max_charge_kw * morning), 0.0)]
     return needs
