@@ -108,14 +108,15 @@ class Decentralized:
 
 @dataclass
 class Centralized:
-    """The deterministic MILP over every job, the EV, the battery and the grid (no preferences)."""
+    """The MILP over every job, the EV, the battery and the grid (no preferences), on the point
+    forecast or on scenarios of it (``planning``)."""
 
     name: str = "centralized"
     uses_battery: bool = True
     plans_ahead: bool = True
 
     def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayResult:
-        return optimize_day(request, experiment.solver)
+        return experiment.solve(request)
 
 
 @dataclass
@@ -137,7 +138,7 @@ class Phases:
     def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayResult:
         request = with_preferences(request, problem.device_of, problem.day.day, problem.needs.local_hours,
                                    experiment.pmfs, self.theta, self.w_prob)
-        return optimize_day(request, experiment.solver)
+        return experiment.solve(request)
 
 
 __all__ = ["Baseline", "Centralized", "Decentralized", "Phases", "RuleBased"]

@@ -78,6 +78,22 @@ class Learner(PmfSource, Protocol):
 
 
 @runtime_checkable
+class Planning(Protocol):
+    """How the MILP modes (centralized, phases) plan a step: on the point forecast
+    (deterministic) or on scenarios of it (``ems.planning.scenarios``). The replay hands it each
+    planning step's forecast (``draw``) before the mode plans, and the day's actual values after
+    (``observe``)."""
+
+    name: str
+
+    def draw(self, predicted: Any, day: date, steps: int) -> Any: ...
+
+    def observe(self, predicted: Any, actual_base: np.ndarray, actual_pv: np.ndarray) -> None: ...
+
+    def solve(self, request: DayRequest, settings: SolverSpec) -> DayResult: ...
+
+
+@runtime_checkable
 class Tariff(Protocol):
     """Import and export prices (EUR/kWh) per hour of an hour table."""
 
@@ -93,7 +109,7 @@ PARTS: dict[str, tuple[type, bool]] = {
     "building": (Building, False), "mode": (Mode, False), "tariff": (Tariff, False), "prior": (PmfSource, False),
     "solver": (SolverSpec, False), "forecast": (Forecast, False), "replay": (ReplaySettings, False),
     "battery": (BatteryAgent, True), "ev": (EVAgent, True), "learner": (Learner, True),
-    "horizon": (Horizon, False),
+    "horizon": (Horizon, False), "planning": (Planning, False),
 }
 
 
@@ -112,6 +128,7 @@ class Experiment:
     ev: EVAgent | None
     learner: Learner | None
     horizon: Horizon
+    planning: Planning
     theta: float
 
     @classmethod
@@ -141,6 +158,10 @@ class Experiment:
     def pmfs(self) -> PmfSource:
         """Where the day's PMFs come from: the learner when one is configured, else the prior."""
         return self.learner if self.learner is not None else self.prior
+
+    def solve(self, request: DayRequest) -> DayResult:
+        """A MILP mode's plan of ``request`` by the configured planning (deterministic or scenarios)."""
+        return self.planning.solve(request, self.solver)
 
     def optimizer(self) -> GlobalOptimizer:
         """The coordinator over this house's agents (the battery only if the mode uses it)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import numpy as np
@@ -49,6 +49,7 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
     forecast, for the skill scores; a fresh one if not given).
     """
     forecast = copy.deepcopy(exp.forecast)
+    exp = replace(exp, planning=copy.deepcopy(exp.planning))  # a replay's scenario history starts empty
     reference = copy.deepcopy(reference) if reference is not None else NaiveForecast()
     if exp.battery is not None:
         exp.battery.reset()
@@ -117,6 +118,7 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
                                                      start_soc_kwh=links["ev_start_soc_kwh"])
             planned = extend(request, exp.tariff.import_price(later), exp.tariff.export_price(later),
                              predicted.base_kw[n:], predicted.pv_kw[n:], ev=longer)
+        exp.planning.draw(predicted, day.day, planned.n_steps)
         plan = commit(exp.mode.plan(problem, planned, exp), request)
         baseline = baseline_mode.plan(problem, metered)
         if not plan.ok:
@@ -127,6 +129,7 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         if ev is not None:
             ev.end_day(day.day, plan, n, links["ev_after"] is not None)
         settled = settle(plan, problem.actual_base_kw, problem.actual_pv_kw)
+        exp.planning.observe(predicted, problem.actual_base_kw, problem.actual_pv_kw)
         rows.append(_record(problem, request, plan, settled, baseline, exp, str(day.day) in infeasible)
                     | _forecast_errors(problem, _day_part(predicted, n), naive))
         steps.append(_steps(problem, request, plan, settled))

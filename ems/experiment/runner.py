@@ -94,8 +94,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None, parent
     except BaseException:
         recorder.abandon()
         raise
-    print(table(columns, f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | "
-                         f"forecast {first.forecast.name}"))
+    print(table(columns, _title(first, period)))
     recorder.close()
     return objective(cfg.objective, next(iter(columns.values())))
 
@@ -143,9 +142,18 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
     return columns, first, period
 
 
-    print(table(columns, f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | "
-                         f"forecast {first.forecast.name}"))
+    print(table(columns, _title(first, period)))
     return objective(cfg.objective, next(iter(columns.values())))
+
+
+def _title(first: Experiment, period: Period) -> str:
+    """The KPI table's title: building, period, tariff, and what the plans assumed (forecast, horizon,
+    planning; with scenarios, how many)."""
+    planning = first.planning.name
+    if getattr(first.planning, "n_scenarios", None):
+        planning += f" ({first.planning.n_scenarios} scenarios)"
+    return (f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | forecast "
+            f"{first.forecast.name} | horizon {first.horizon.hours} h | {planning}")
 
 
 def _regret(cfg: DictConfig, exp: Experiment, period: Period, outcome: ReplayOutcome,
