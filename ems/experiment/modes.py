@@ -54,6 +54,10 @@ class Baseline:
         validate(request, result)
         return result
 
+    def prepare(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> None:
+        """Not one MILP: not re-planned inside the day."""
+        return None
+
 
 @dataclass
 class RuleBased:
@@ -65,6 +69,10 @@ class RuleBased:
 
     def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayResult:
         return rule_based_schedule(request)
+
+    def prepare(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> None:
+        """Not one MILP: not re-planned inside the day."""
+        return None
 
 
 @dataclass
@@ -105,6 +113,10 @@ class Decentralized:
         validate(request, rest)
         return rest
 
+    def prepare(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> None:
+        """Not one MILP: not re-planned inside the day."""
+        return None
+
 
 @dataclass
 class Centralized:
@@ -117,6 +129,9 @@ class Centralized:
 
     def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayResult:
         return experiment.solve(request)
+
+    def prepare(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayRequest:
+        return request
 
 
 @dataclass
@@ -136,9 +151,12 @@ class Phases:
             raise ValueError(f"mode.w_prob={self.w_prob} must be >= 0 and mode.theta={self.theta} in [0, 1]")
 
     def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayResult:
-        request = with_preferences(request, problem.device_of, problem.day.day, problem.needs.local_hours,
-                                   experiment.pmfs, self.theta, self.w_prob)
-        return experiment.solve(request)
+        return experiment.solve(self.prepare(problem, request, experiment))
+
+    def prepare(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayRequest:
+        """``request`` with the day's PMFs, the allowed hours and the penalty of each job."""
+        return with_preferences(request, problem.device_of, problem.day.day, problem.needs.local_hours,
+                                experiment.pmfs, self.theta, self.w_prob)
 
 
 __all__ = ["Baseline", "Centralized", "Decentralized", "Phases", "RuleBased"]

@@ -35,13 +35,18 @@ if TYPE_CHECKING:
 @runtime_checkable
 class Mode(Protocol):
     """How a day's jobs are placed. ``uses_battery``: the plan may use the home battery.
-    ``plans_ahead``: the mode plans the configured horizon (else the day alone)."""
+    ``plans_ahead``: the mode plans the configured horizon (else the day alone). A mode whose
+    ``prepare`` gives its MILP request is re-planned inside the day with ``horizon.replan_hours``."""
 
     name: str
     uses_battery: bool
     plans_ahead: bool
 
     def plan(self, problem: "DayProblem", request: DayRequest, experiment: "Experiment") -> DayResult: ...
+
+    def prepare(self, problem: "DayProblem", request: DayRequest, experiment: "Experiment") -> DayRequest | None:
+        """The one MILP request ``plan`` solves (what re-planning inside the day plans again);
+        None for a mode that does not plan by one MILP."""
 
 
 @runtime_checkable

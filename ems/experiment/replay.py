@@ -23,6 +23,7 @@ from ems.learning.priors import PmfSource
 from ems.optim.request import DayRequest
 from ems.optim.result import DayResult
 from ems.planning.horizon import commit, extend
+from ems.planning.mpc import replan
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         exp.battery.reset()
     coordinator = exp.optimizer()
     rows, steps, skipped, infeasible = [], [], {}, {}
+    replans_failed = 0
     baseline_mode = Baseline()
 
     def skip(reason: str) -> None:
@@ -119,7 +121,11 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
             planned = extend(request, exp.tariff.import_price(later), exp.tariff.export_price(later),
                              predicted.base_kw[n:], predicted.pv_kw[n:], ev=longer)
         exp.planning.draw(predicted, day.day, planned.n_steps)
-        plan = commit(exp.mode.plan(problem, planned, exp), request)
+        plan = exp.mode.plan(problem, planned, exp)
+        if exp.horizon.replan_hours and plan.ok and (prepared := exp.mode.prepare(problem, planned, exp)) is not None:
+            plan, failed = _replan(plan, prepared, predicted, problem, exp)
+            replans_failed += len(failed)
+        plan = commit(plan, request)
         baseline = baseline_mode.plan(problem, metered)
         if not plan.ok:
             infeasible[str(day.day)] = "; ".join(plan.diagnosis)
@@ -135,9 +141,32 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         steps.append(_steps(problem, request, plan, settled))
         if exp.learner is not None:
             exp.learner.after_day(day.day)
+    if replans_failed:
+        log.warning("%s %s: %d re-plans inside the day failed and kept the plan they had", exp.building.id,
+                    exp.mode.name, replans_failed)
     daily = pl.DataFrame(rows) if rows else pl.DataFrame()
     return ReplayOutcome(exp.mode.name, daily, pl.concat(steps, how="diagonal") if steps else pl.DataFrame(),
                          skipped, infeasible)
+
+
+def _replan(plan: DayResult, prepared: DayRequest, predicted: Predicted, problem: DayProblem,
+            exp: Experiment) -> tuple[DayResult, list[str]]:
+    """``plan`` re-planned every ``horizon.replan_hours`` inside the day (see :mod:`ems.planning.mpc`)."""
+    day = problem.day.day
+
+    def solve(sub: DayRequest, t0: int) -> DayResult:
+        exp.planning.draw(_shifted(predicted, t0), day, sub.n_steps)
+        return exp.solve(sub)
+
+    return replan(plan, prepared, exp.horizon.replan_hours, problem.day.n_steps,
+                  (predicted.base_kw, predicted.pv_kw), (problem.actual_base_kw, problem.actual_pv_kw),
+                  exp.horizon.error_decay, solve)
+
+
+def _shifted(predicted: Predicted, t0: int) -> Predicted:
+    """The forecast from step ``t0`` on."""
+    return Predicted(predicted.base_kw[t0:], predicted.pv_kw[t0:], {q: v[t0:] for q, v in predicted.base_q.items()},
+                     {q: v[t0:] for q, v in predicted.pv_q.items()})
 
 
 def _ev_links(ev, problem: DayProblem, before: DayProblem | None, after: DayProblem | None) -> dict:

@@ -152,8 +152,11 @@ def _title(first: Experiment, period: Period) -> str:
     planning = first.planning.name
     if getattr(first.planning, "n_scenarios", None):
         planning += f" ({first.planning.n_scenarios} scenarios)"
+    horizon = f"horizon {first.horizon.hours} h"
+    if first.horizon.replan_hours:
+        horizon += f", re-planned every {first.horizon.replan_hours} h"
     return (f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | forecast "
-            f"{first.forecast.name} | horizon {first.horizon.hours} h | {planning}")
+            f"{first.forecast.name} | {horizon} | {planning}")
 
 
 def _regret(cfg: DictConfig, exp: Experiment, period: Period, outcome: ReplayOutcome,

@@ -31,13 +31,26 @@ PRICE_FORECASTS = ("last_week", "perfect")
 class Horizon:
     """``hours`` planned from each day's start (24: the day alone); ``price_forecast`` for the hours
     beyond the day: ``last_week`` (the same hour seven days earlier; the day's own hour when the
-    replay has no such day) or ``perfect`` (the actual prices, an upper bound)."""
+    replay has no such day) or ``perfect`` (the actual prices, an upper bound). ``replan_hours``:
+    re-plan the rest of the horizon every so many hours inside the day (MPC, :mod:`ems.planning.mpc`;
+    null: plan once at midnight), with the forecast corrected by the last hour's error fading by
+    ``error_decay`` per hour."""
 
     hours: int = 24
     price_forecast: str = "last_week"
     name: str = "day"
+    replan_hours: int | None = None
+    error_decay: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.replan_hours is not None and (isinstance(self.replan_hours, bool) or
+                                              not isinstance(self.replan_hours, int) or
+                                              not 1 <= self.replan_hours <= MIN_HOURS - 1):
+            raise ValueError(f"horizon.replan_hours={self.replan_hours!r}: must be null (plan once a day) or a "
+                             f"whole number of hours in [1, {MIN_HOURS - 1}]")
+        if isinstance(self.error_decay, bool) or not isinstance(self.error_decay, (int, float)) or \
+                not 0 <= self.error_decay <= 1:
+            raise ValueError(f"horizon.error_decay={self.error_decay!r}: must be in [0, 1]")
         if isinstance(self.hours, bool) or not isinstance(self.hours, int) or not MIN_HOURS <= self.hours <= MAX_HOURS:
             raise ValueError(f"horizon.hours={self.hours!r}: must be a whole number in [{MIN_HOURS}, {MAX_HOURS}]")
         if self.price_forecast not in PRICE_FORECASTS:

@@ -107,6 +107,12 @@ class DeviceKind(Protocol):
     def peak_kw(self, spec: Any) -> float:
         """The most the device can draw in one step (kW)."""
 
+    def remainder(self, spec: Any, schedule: "DeviceSchedule", t0: int, step_hours: float
+                  ) -> tuple[Any | None, np.ndarray]:
+        """What is left to decide at step ``t0`` of a plan that followed ``schedule`` so far: the record
+        over the steps from ``t0`` on (renumbered from 0; None: nothing left to decide) and the power
+        (kW per step from ``t0``) already committed, e.g. a cycle running on."""
+
 
 class StorageKind(Protocol):
     """A storage part of the request (``key`` = ``battery`` or ``ev``). ``follows_load``: the rules
@@ -131,6 +137,10 @@ class StorageKind(Protocol):
 
     def degradation_eur(self, r: "DayRequest", spec: Any, schedule: "StorageSchedule") -> float:
         """Wear cost (EUR) of ``schedule``."""
+
+    def remainder(self, spec: Any, schedule: "StorageSchedule", t0: int) -> Any | None:
+        """The storage over the steps from ``t0`` on (renumbered from 0), starting from the SOC
+        ``schedule`` reached at ``t0``; None when nothing of it is left."""
 
 
 def allowed_steps(pmf: list[float] | None, theta: float, earliest: int, latest: int, length: int = 1) -> list[int]:

@@ -122,5 +122,21 @@ class CycleKind:
     def peak_kw(self, d: DiscretePhaseDevice) -> float:
         return max(d.phases_kw) * max(d.runs, 1)
 
+    def remainder(self, d: DiscretePhaseDevice, schedule: DeviceSchedule, t0: int, step_hours: float = 1.0
+                  ) -> tuple[DiscretePhaseDevice | None, np.ndarray]:
+        """Runs started before ``t0`` run on (their power from ``t0`` is committed); the other runs
+        may still start from ``t0`` (after the last started run and its gap) to the window's end."""
+        n = len(schedule.power_kw)
+        started = [k for k in schedule.starts or [] if k < t0]
+        running = np.asarray(self.schedule(d, started, n).power_kw[t0:], float)
+        left = d.runs - len(started)
+        if left <= 0:
+            return None, running
+        earliest = max(d.earliest_start, t0, *(k + len(d.phases_kw) + d.min_gap_steps for k in started))
+        update = {"runs": left, "earliest_start": earliest - t0, "latest_end": max(d.latest_end - t0, earliest - t0)}
+        if d.pmf is not None:
+            update["pmf"] = list(d.pmf[t0:])
+        return d.model_copy(update=update), running
+
 
 KIND = CycleKind()

@@ -236,6 +236,10 @@ class BatteryKind:
     def degradation_eur(self, r, b: BatterySpec, schedule: StorageSchedule) -> float:
         return b.degradation_eur_kwh * r.step_hours * (sum(schedule.charge_kw) + sum(schedule.discharge_kw or []))
 
+    def remainder(self, b: BatterySpec, schedule: StorageSchedule, t0: int) -> BatterySpec:
+        soc = min(max(schedule.soc_kwh[t0], b.soc_min_kwh), b.soc_max_kwh)  # a solver's tolerance, clamped
+        return b.model_copy(update={"soc_init_kwh": soc})
+
 
 class EVKind:
     key = "ev"
@@ -312,6 +316,19 @@ class EVKind:
 
     def degradation_eur(self, r, ev: EVSpec, schedule: StorageSchedule) -> float:
         return 0.0
+
+    def remainder(self, ev: EVSpec, schedule: StorageSchedule, t0: int) -> EVSpec | None:
+        """Sessions that ended by ``t0`` are gone; the one in progress continues from its SOC at ``t0``."""
+        sessions = []
+        for s in ev.sessions:
+            if s.deadline_step <= t0:
+                continue
+            if s.arrival_step < t0:
+                soc = min(max(schedule.soc_kwh[t0], 0.0), ev.capacity_kwh)
+                s = s.model_copy(update={"soc_init_kwh": soc, "arrival_step": t0})
+            sessions.append(s.model_copy(update={"arrival_step": s.arrival_step - t0,
+                                                 "deadline_step": s.deadline_step - t0}))
+        return ev.model_copy(update={"sessions": sessions}) if sessions else None
 
 
 BATTERY = BatteryKind()

@@ -118,5 +118,18 @@ class WindowKind:
     def peak_kw(self, d: PartialUsageDevice) -> float:
         return d.max_kw
 
+    def remainder(self, d: PartialUsageDevice, schedule: DeviceSchedule, t0: int, step_hours: float = 1.0
+                  ) -> tuple[PartialUsageDevice | None, np.ndarray]:
+        """The energy not yet delivered before ``t0``, in what is left of the window."""
+        n = len(schedule.power_kw)
+        done = float(np.sum(schedule.power_kw[:t0])) * step_hours
+        left = max(d.energy_kwh - done, 0.0)
+        if d.latest_end <= t0 or left <= 1e-9:
+            return None, np.zeros(n - t0)
+        update = {"energy_kwh": left, "earliest_start": max(d.earliest_start - t0, 0), "latest_end": d.latest_end - t0}
+        if d.pmf is not None:
+            update["pmf"] = list(d.pmf[t0:])
+        return d.model_copy(update=update), np.zeros(n - t0)
+
 
 KIND = WindowKind()
