@@ -46,7 +46,8 @@ def test_the_bound_is_below_every_mode_and_the_regret_adds_up(shipped_db, tmp_pa
 
 
 def test_with_perfect_foresight_all_regret_is_the_horizons(shipped_db, tmp_path):
-    result = run_cli("run.py", "mode=centralized", "battery=home", "period.start=2016-01-01", "period.n_days=31",
+    result = run_cli("run.py", "mode=centralized", "battery=home", "forecast=perfect", "period.start=2016-01-01",
+                     "period.n_days=31",
                      "tracking.enabled=false", f"paths.db={shipped_db}", f"paths.output_dir={tmp_path}", check=True)
     _, rows = _table(result.stdout)
     assert rows["of it: forecast EUR"] == [0.0]

@@ -14,7 +14,7 @@ from ems.optim.solver import SolverSpec
 from ems.tariff import Tariff
 
 GROUPS = ["building", "mode", "battery", "ev", "prior", "solver", "tariff", "experiment", "paths", "data", "forecast",
-          "horizon", "replay", "learner", "predictor"]
+          "horizon", "planning", "replay", "learner", "predictor"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((config_dir() / g).glob("*.yaml"))]
 
 
@@ -51,8 +51,10 @@ def test_option_composes_and_instantiates(group, option, shipped_db, tmp_path):
         assert obj.name == option and callable(obj.plan)
     elif group == "experiment":
         assert cfg.name == option
-    elif group == "forecast":
+    elif group in ("forecast", "planning"):
         assert obj.name == option
+    elif group == "horizon":
+        assert obj.name == option and 24 <= obj.hours <= 48
     elif group == "predictor":
         assert obj.lgbm["num_leaves"] == 31 and obj.catboost["iterations"] == 500
     elif group == "learner":

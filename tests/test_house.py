@@ -139,7 +139,7 @@ def test_compare_keeps_the_users_overrides():
 def test_a_part_that_breaks_its_protocol_is_refused():
     """Before: the runner read modes from an untyped dict (`getattr(mode, 'uses_battery', False)`): a mode
     that forgot the attribute silently ran without the battery."""
-    cfg = load_config(["mode._target_=ems.experiment.forecast.PerfectForecast"])
+    cfg = load_config(["mode=baseline", "mode._target_=ems.experiment.forecast.PerfectForecast"])
     with pytest.raises(ValueError, match=r"^mode: PerfectForecast does not implement Mode \(check mode._target_\)$"):
         Experiment.from_config(cfg)
 

@@ -28,7 +28,10 @@ def test_default_run_ingests_on_first_use_and_reports(tmp_path):
     result = run_cli("run.py", "experiment=smoke", f"paths.output_dir={tmp_path}", check=True)
     assert (tmp_path / "ems.duckdb").is_file()  # built automatically on the first run
     assert "ingested 6 building(s)" in result.stdout
-    assert "residential4 | 2016-03-26 .. 2016-03-27 | DynamicTariff | forecast perfect" in result.stdout
+    # The default: phases on the learned forecast, planned day by day.
+    assert "residential4 | 2016-03-26 .. 2016-03-27 | DynamicTariff | forecast ml | horizon 24 h | deterministic" \
+        in result.stdout
+    assert re.search(r"^ +phases$", result.stdout, re.M)
     assert re.search(r"^days scheduled +2$", result.stdout, re.M)
     run_dir = next((tmp_path / "runs" / "smoke").iterdir())
     daily = pl.read_csv(run_dir / "daily.csv")
@@ -40,7 +43,10 @@ def test_default_run_ingests_on_first_use_and_reports(tmp_path):
     assert totals["metered_cost_eur"] == pytest.approx(expected, abs=1e-9)
     assert re.search(rf"^metered bill \(intra-hour\) EUR +{expected:.2f}$", result.stdout, re.M)
     # The baseline settles the same meters hour by hour (import and export of one hour netted), as every mode does.
-    assert totals["baseline_cost_eur"] == totals["energy_cost_eur"] <= totals["metered_cost_eur"]
+    assert totals["baseline_cost_eur"] <= totals["metered_cost_eur"]
+    assert totals["savings_eur"] == pytest.approx(totals["baseline_cost_eur"] - totals["energy_cost_eur"])
+    assert totals["bound_cost_eur"] <= totals["energy_cost_eur"] + 1e-9
+    assert totals["regret_eur"] == pytest.approx(totals["energy_cost_eur"] - totals["bound_cost_eur"])
 
 
 def test_fixed_tariff_settles_by_hand(shipped_db, tmp_path):
