@@ -7,6 +7,7 @@ that a future execution whitelist (Hydra 1.4/1.5) has one place to live.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -83,4 +84,20 @@ def instantiate(node: Any, where: str | None = None, **kwargs: Any) -> Any:
         # Our classes validate their parameters with one-line ValueErrors naming the key: show that, not Hydra's wrapper.
         if isinstance(cause, ValueError):
             raise cause from None
+        unknown = re.search(r"unexpected keyword argument '([^']+)'", str(cause)) if isinstance(cause, TypeError) else None
+        if unknown is not None:
+            raise ValueError(_unknown_key(node, unknown.group(1), where)) from None
         raise
+
+
+def _unknown_key(node: Any, key: str, where: str | None) -> str:
+    """One line for a key the ``_target_`` does not take: the key, the nearest known one, or the known ones."""
+    import difflib
+    import inspect
+
+    from hydra.utils import get_class
+
+    known = [p for p in inspect.signature(get_class(node["_target_"])).parameters if not p.startswith("_")]
+    near = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {near[0]}?" if near else f"known keys: {', '.join(known)}"
+    return f"{where + '.' if where else ''}{key}: unknown key ({hint})"

@@ -83,11 +83,17 @@ def test_building_config_matches_the_shipped_meters(shipped_db):
         ("solver.time_limit_s=0", "solver.time_limit_s=0: must be positive"),
         ("solver.tim_limit_s=5", "Could not override 'solver.tim_limit_s'"),
         ("building.devices.pv=solar", "building.devices.pv: flex model 'solar' is not one of"),
+        ("+battery.capacity=3", "battery.capacity: unknown key (did you mean capacity_kwh?)"),
+        ("+horizon.replan=3", "horizon.replan: unknown key (did you mean replan_hours?)"),
+        ("planning.n_scenarios=0", "planning.n_scenarios=0 must be a whole number >= 1"),
+        ("+planning.foo=1", "planning.foo: unknown key (known keys: n_scenarios, source, correlation"),
+        ("horizon.replan_hours=24", "horizon.replan_hours=24: must be null (plan once a day) or a whole number"),
     ],
 )
 def test_bad_config_values_name_the_key(override, message):
-    group = override.split(".")[0]
-    extra = [f"{group}=home"] if group in ("battery", "ev") else []
+    group = override.lstrip("+").split(".")[0]
+    extra = {"battery": ["battery=home"], "ev": ["ev=home"], "planning": ["planning=stochastic"],
+             "horizon": ["horizon=mpc"]}.get(group, [])
     with pytest.raises(Exception) as err:
         instantiate(load_config([*extra, override]).get(group), where=group)
     assert message in str(err.value)
