@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -42,7 +43,7 @@ def main() -> None:
           f"{'cost EUR':>11}{'regret EUR':>12}")
     with tempfile.TemporaryDirectory() as tmp:
         for label, overrides in HORIZONS.items():
-            run_dir = Path(tmp) / label.replace(" ", "_")
+            run_dir = Path(tmp) / re.sub(r"[^A-Za-z0-9]+", "_", label)
             command = [sys.executable, "run.py", f"building={args.building}", f"mode={args.mode}", "battery=home",
                        "ev=home", f"forecast={args.forecast}", f"period.start={args.start}", f"period.n_days={args.days}", "tracking.enabled=false",
                        f"paths.output_dir={tmp}", f"hydra.run.dir={run_dir}", *overrides]

@@ -180,9 +180,8 @@ def _train(args: argparse.Namespace) -> int:
     print(report_table(building.id, reports))
     for r in reports:
         if not r.skipped:
-            moved = [k for k, v in r.champion.items() if v]
-            print(f"{r.device}: registered {building.id}_{r.device}_daily/_hourly; alias {cfg.models.alias} "
-                  f"{'moved for ' + ', '.join(moved) if moved else 'kept (not better than the current champion)'}")
+            for kind, what in r.champion.items():
+                print(f"{r.device}: registered {building.id}_{r.device}_{kind}; alias {cfg.models.alias} {what}")
     return 0
 
 

@@ -54,8 +54,10 @@ def test_kwh_shifted_battery_cycles_and_preferences():
     # pump's 0.5 kWh 2 -> 0, each within its price level: nothing shifted.
     assert kpis.kwh_shifted(planned, metered, [0.3, 0.2, 0.3, 0.2]) == 0.0
     assert kpis.battery_equivalent_full_cycles([5.0, 5.0], [4.5, 4.5], capacity_kwh=10.0) == pytest.approx(0.95)
-    assert kpis.preference_satisfaction_pct([0.2, 0.01, 0.05, 0.3], theta=0.05) == 75.0
-    assert math.isnan(kpis.preference_satisfaction_pct([], theta=0.05))
+    assert kpis.starts_in_pmf_pct([0.2, 0.01, 0.05, 0.3], theta=0.05) == 75.0
+    assert math.isnan(kpis.starts_in_pmf_pct([], theta=0.05))
+    # Satisfaction: scheduled starts 3, 7, 20 against the household's 4, 9, 20, within 1 hour: two of three.
+    assert kpis.as_household([3, 7, 20], [4, 9, 20], 1) == 2 and kpis.as_household([3, 7, 20], [4, 9, 20], 0) == 1
 
 
 def test_runs_are_stretches_above_the_threshold():

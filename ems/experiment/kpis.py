@@ -85,8 +85,16 @@ def battery_equivalent_full_cycles(charge_kw, discharge_kw, capacity_kwh: float,
     return float((np.sum(charge_kw) + np.sum(discharge_kw)) * step_hours / (2.0 * capacity_kwh))
 
 
-def preference_satisfaction_pct(start_probabilities: list[float], theta: float) -> float:
-    """Share of scheduled starts in hours whose PMF value is >= theta (%)."""
+def starts_in_pmf_pct(start_probabilities: list[float], theta: float) -> float:
+    """Share of scheduled starts in hours whose PMF value is >= theta (%): how often the plan kept to
+    the PMF it was given (100 % by construction where the PMF restricted the hours)."""
     if not start_probabilities:
         return float("nan")
     return share_pct(sum(p >= theta for p in start_probabilities), len(start_probabilities))
+
+
+def as_household(scheduled_starts: np.ndarray, household_starts: np.ndarray, tolerance_steps: int) -> int:
+    """How many scheduled starts lie within ``tolerance_steps`` of the household's own start of the
+    same run that day (steps; one pair per run)."""
+    scheduled, household = np.asarray(scheduled_starts), np.asarray(household_starts)
+    return int(np.sum(np.abs(scheduled - household) <= tolerance_steps))

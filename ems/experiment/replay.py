@@ -285,6 +285,7 @@ def _record(problem: DayProblem, request: DayRequest, plan: DayResult, actual: S
         "battery_cycles": kpis.battery_equivalent_full_cycles(charge, discharge, exp.battery.capacity_kwh)
         if exp.battery is not None and plan.battery is not None else 0.0,
         "starts": len(probs), "starts_preferred": int(sum(p >= exp.theta for p in probs)),
+        "starts_as_household": kpis.as_household(*_start_pairs(problem, plan), exp.replay.satisfaction_tolerance_h),
         "degradation_eur": plan.degradation_eur or 0.0, "penalty_eur": plan.penalty_eur or 0.0,
         "build_seconds": plan.build_seconds, "solve_seconds": plan.solve_seconds,
     }
@@ -299,6 +300,17 @@ def _start_probabilities(problem: DayProblem, plan: DayResult, pmfs: PmfSource) 
             pmf = np.asarray(pmfs.pmf(problem.device_of[job], problem.day.day))
             out += [float(pmf[hours[k]]) for k in schedule.starts]
     return out
+
+
+def _start_pairs(problem: DayProblem, plan: DayResult) -> tuple[np.ndarray, np.ndarray]:
+    """(scheduled start, the household's metered start) of every run the plan started (steps of the day)."""
+    scheduled, household = [], []
+    for job, schedule in plan.devices.items():
+        metered = np.flatnonzero(problem.needs.baseline_kw.get(job, np.zeros(0)))
+        if schedule.starts and len(metered):
+            scheduled.append(schedule.starts[0])
+            household.append(int(metered[0]))
+    return np.asarray(scheduled, int), np.asarray(household, int)
 
 
 def _steps(problem: DayProblem, request: DayRequest, plan: DayResult, actual: Settled) -> pl.DataFrame:

@@ -3,7 +3,9 @@
 For local day d the hourly model's P(usage in hour h | used on d) over the 24
 local hours, normalised, is the PMF; its features use only data before d
 (plus the day's temperature, standing in for a forecast). A device without a
-champion model gets the uniform PMF, and this is logged once.
+champion model (none trained, or every one lost to its frequency baseline)
+gets that baseline: the hour x day-type frequency of its usage over the days
+before d; this is logged once.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from ems.data.store import Store
 from ems.learning import registry
 from ems.learning.features import daily_frame, weather_frame
 from ems.learning.predictor import predict_daily, predict_hourly
-from ems.data.calendar import HOURS
+from ems.data.calendar import HOURS, day_type
 from ems.learning.runs import RunSettings
-from ems.learning.usage import load_usage
+from ems.learning.usage import load_usage, usage_histogram
 
 log = logging.getLogger(__name__)
 HISTORY_DAYS = 30  # the lag features look back at most this far
@@ -47,8 +49,8 @@ class MLPrior:
             try:
                 self.models[key] = registry.load(name, kind, self.alias)
             except registry.mlflow.exceptions.MlflowException:
-                log.warning("no %s@%s in the registry: %s uses the uniform PMF (run `python -m ems train`)",
-                            name, self.alias, device)
+                log.warning("no %s@%s in the registry (none trained, or none beat its frequency baseline): %s "
+                            "uses the hour x day-type frequency of its usage before each day", name, self.alias, device)
                 self.models[key] = None
         return self.models[key]
 
@@ -67,7 +69,8 @@ class MLPrior:
         """The hourly model's normalised P(usage in hour | used) for local ``day``."""
         model = self._model(device, "hourly")
         if model is None:
-            return np.full(HOURS, 1.0 / HOURS)
+            before = self.usage.used.filter(pl.col("local_date") < day)
+            return usage_histogram(before, device, day_type(day), 1.0)
         row = self.features(device, day).drop("used", "temp_mean")
         hours = row.join(pl.DataFrame({"hour": list(range(HOURS))}, schema={"hour": pl.Int8}), how="cross")
         temps = self.weather.filter(pl.col("local_date") == day).group_by(

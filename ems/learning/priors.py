@@ -6,6 +6,7 @@ to 1. Day types are ``weekday`` and ``weekend``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Protocol, runtime_checkable
@@ -15,7 +16,9 @@ import numpy as np
 from ems.data.calendar import DAY_TYPES, HOURS, day_type, parse_day
 from ems.data.store import Store
 from ems.learning.runs import RunSettings
-from ems.learning.usage import load_usage, start_histogram
+from ems.learning.usage import load_usage, start_histogram, usage_histogram
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DAY_TYPES", "HOURS", "DayTypePmfs", "HouseholdPrior", "LearnedPrior", "PmfSource", "UniformPrior",
            "informative"]
@@ -99,8 +102,12 @@ def _check_day_type(day_type: str) -> None:
 
 @dataclass
 class LearnedPrior(DayTypePmfs):
-    """Smoothed start-hour histogram of each device over the ``days`` local days before ``before``
-    (the experiment's first day), read from the store; ``smoothing`` pseudo-counts per hour."""
+    """What the building's own meters say about the ``days`` local days before ``before`` (the
+    experiment's first day), per day type, ``smoothing`` pseudo-counts per hour: the start-hour
+    histogram of a discrete-phase device (what the plan schedules is a start) and the usage-hour
+    histogram of an energy-window device (what it schedules is energy per hour). Without
+    ``before`` (a period from the building's first day) nothing precedes the period: every PMF is
+    uniform, which excludes no hour."""
 
     db: str
     building: object
@@ -111,14 +118,20 @@ class LearnedPrior(DayTypePmfs):
     runs: object = None
 
     def __post_init__(self) -> None:
+        self._usage = None
         if self.before is None:
-            raise ValueError("prior=learned needs period.start: its histogram is learned from the days before it")
+            log.info("prior=learned: period.start is null, so no day precedes the period; the PMFs are uniform")
+            return
         first_day = parse_day(self.before, "period.start")
         with Store(self.db, self.timezone) as store:
-            usage = load_usage(store, self.building, first_day - timedelta(days=self.days),
-                               first_day - timedelta(days=1), self.runs or RunSettings())
-        self._events = usage.events
+            self._usage = load_usage(store, self.building, first_day - timedelta(days=self.days),
+                                     first_day - timedelta(days=1), self.runs or RunSettings())
+        self._windows = set(self.building.devices_of("partial_usage"))
 
     def pmf_of(self, device: str, day_type: str) -> np.ndarray:
         _check_day_type(day_type)
-        return start_histogram(self._events, device, day_type, self.smoothing)
+        if self._usage is None:
+            return np.full(HOURS, 1.0 / HOURS)
+        if device in self._windows:
+            return usage_histogram(self._usage.used, device, day_type, self.smoothing)
+        return start_histogram(self._usage.events, device, day_type, self.smoothing)

@@ -41,7 +41,7 @@ class DeviceReport:
     hourly_baseline: dict[str, float] = field(default_factory=dict)
     train_days: tuple[date, date] | None = None
     test_days: tuple[date, date] | None = None
-    champion: dict[str, bool] = field(default_factory=dict)
+    champion: dict[str, str] = field(default_factory=dict)  # kind -> what happened to the alias (registry)
 
 
 def train_building(store: Store, building, settings: PredictorSettings, runs, tracking_uri: str, experiment: str,
@@ -104,11 +104,14 @@ def _train_device(building: str, device: str, frame, usage, weather, s: Predicto
     with tempfile.TemporaryDirectory() as tmp:
         _plots(Path(tmp), device, daily, hourly, split, y)
         client.log_artifacts(run_id, tmp)
-    for kind, model, example, score in (
-            ("daily", daily, model_input(split.train, "daily"), report.daily["roc_auc"]),
-            ("hourly", hourly, model_input(hourly_split.train, "hourly"), report.hourly["roc_auc"])):
+    for kind, model, example, score, baseline in (
+            ("daily", daily, model_input(split.train, "daily"), report.daily["roc_auc"],
+             report.daily_baseline["roc_auc"]),
+            ("hourly", hourly, model_input(hourly_split.train, "hourly"), report.hourly["roc_auc"],
+             report.hourly_baseline["roc_auc"])):
         name = registry.model_name(building, device, kind)
-        _, report.champion[kind] = registry.log_and_register(client, run_id, name, kind, model, example, score, alias)
+        _, report.champion[kind] = registry.log_and_register(client, run_id, name, kind, model, example, score, alias,
+                                                             baseline)
     client.set_terminated(run_id)
     return report
 
@@ -141,6 +144,9 @@ def report_table(building: str, reports: list[DeviceReport]) -> str:
             continue
         for kind, model, base in (("daily", r.daily, r.daily_baseline), ("hourly", r.hourly, r.hourly_baseline)):
             cells = "".join(f"{model[k]:>7.3f}/{base[k]:<6.3f}" for k in ("roc_auc", "pr_auc", "f1", "brier", "log_loss"))
-            lines.append(f"{r.device:<17}{kind:<8}{cells}")
-    lines.append("(model/baseline; baselines: day-of-week frequency, hour x day-type frequency)")
+            alias = "champion" if r.champion.get(kind) == registry.MOVED else \
+                "loses to baseline" if r.champion.get(kind) == registry.LOSES_TO_BASELINE else "not better"
+            lines.append(f"{r.device:<17}{kind:<8}{cells}  {alias}")
+    lines.append("(model/baseline; baselines: day-of-week frequency, hour x day-type frequency; last column: the "
+                 "alias moved to the model, or why not)")
     return "\n".join(lines)

@@ -51,3 +51,12 @@ def start_histogram(events: pl.DataFrame, device: str, day_type: str, smoothing:
     hours = events.filter(pl.col("device") == device, pl.col("day_type") == day_type)["start_hour"].to_numpy()
     counts = np.bincount(hours.astype(int), minlength=HOURS).astype(float) + smoothing
     return counts / counts.sum()
+
+
+def usage_histogram(used: pl.DataFrame, device: str, day_type: str, smoothing: float) -> np.ndarray:
+    """Smoothed usage-hour PMF of an energy-window device: (days it was used in each local hour +
+    smoothing) normalised; ``used`` as :attr:`Usage.used`."""
+    weekend = pl.col("local_date").dt.weekday() >= 6
+    rows = used.filter(pl.col("device") == device, weekend if day_type == "weekend" else ~weekend)
+    counts = np.bincount(rows["local_hour"].to_numpy().astype(int), minlength=HOURS).astype(float) + smoothing
+    return counts / counts.sum()

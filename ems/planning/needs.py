@@ -44,8 +44,13 @@ class ReplaySettings:
     run_threshold_kwh: float = 0.05
     base_load_tolerance_kwh: float = 0.1
     partial_max_kw: dict[str, float] = field(default_factory=dict)
+    satisfaction_tolerance_h: int = 1
 
     def __post_init__(self) -> None:
+        if isinstance(self.satisfaction_tolerance_h, bool) or not isinstance(self.satisfaction_tolerance_h, int) \
+                or self.satisfaction_tolerance_h < 0:
+            raise ValueError(f"replay.satisfaction_tolerance_h={self.satisfaction_tolerance_h!r}: expected a whole "
+                             f"number of hours >= 0")
         values = {"run_threshold_kwh": self.run_threshold_kwh, "base_load_tolerance_kwh": self.base_load_tolerance_kwh,
                   **{f"partial_max_kw.{d}": kw for d, kw in self.partial_max_kw.items()}}
         for key, value in values.items():

@@ -7,6 +7,7 @@ from datetime import date
 import numpy as np
 
 from ems.learning.priors import PmfSource, informative
+from ems.optim.kinds import device_kind
 from ems.optim.request import PMF_SUM_TOL, DayRequest
 
 
@@ -23,6 +24,11 @@ def with_preferences(request: DayRequest, device_of: dict[str, str], day: date, 
     its two steps, and on a 23-hour day the missing hour's is spread over the
     others in proportion, so each day's step PMF sums to 1 as the request
     requires.
+
+    A PMF never makes a real day infeasible: where its hours cannot hold the
+    job (e.g. a 4 h run in the prior's 2 h window), the allowed hours widen to
+    the nearest that can (:func:`widen`); a start there is outside the PMF's
+    hours and counts so in the ``starts in the PMF's hours`` KPI.
     """
     request = request.model_copy(deep=True)
     request.theta = theta
@@ -41,4 +47,34 @@ def with_preferences(request: DayRequest, device_of: dict[str, str], day: date, 
         # A longer horizon than the day (a receding plan): no job runs beyond the day, P = 0 there.
         d.pmf = steps.tolist() + [0.0] * (request.n_steps - len(steps))
         d.preference_weight = w_prob
+        kind = device_kind(d.flex_model)
+        if kind.precheck(request, d) and not kind.precheck(request, d.model_copy(update={"pmf": None})):
+            d.pmf = widen(request, d, len(steps))
     return request
+
+
+def widen(request: DayRequest, device, day_steps: int) -> list[float]:
+    """``device``'s step PMF with its allowed hours (P >= theta) grown one step to each side at a
+    time, within the day's ``day_steps``, until the kind's precheck passes: each added step gets
+    P = theta, taken from the allowed steps in proportion to their excess over theta (the PMF still
+    sums to 1 and no allowed step falls below theta; if the excess is too small, the grown steps
+    share the mass equally)."""
+    kind, theta = device_kind(device.flex_model), request.theta
+    p = np.asarray(device.pmf, float)
+    allowed = p >= theta
+    for _ in range(day_steps):
+        grown = allowed | np.r_[allowed[1:], False] | np.r_[False, allowed[:-1]]
+        grown[day_steps:] = False
+        added = grown & ~allowed
+        q = p.copy()
+        need = theta * added.sum() - q[added].sum()
+        q[added] = theta
+        excess = np.where(allowed, q - theta, 0.0)
+        if excess.sum() >= need > 0:
+            q -= excess * need / excess.sum()
+        elif need > 0:
+            q = np.where(grown, 1.0 / grown.sum(), 0.0)
+        if not kind.precheck(request, device.model_copy(update={"pmf": q.tolist()})):
+            return q.tolist()
+        allowed, p = grown, q
+    return p.tolist()
