@@ -100,7 +100,9 @@ class HighsSession:
         budget = remaining_s(self.settings, self.deadline)
         if budget <= 0:
             return out_of_time(self.settings)
-        self.h.setOptionValue("time_limit", budget)
+        # HiGHS measures time_limit against the object's run time summed over every run() since it was
+        # created (one object per thread, reused): the limit of this run is the time used so far + the budget.
+        self.h.setOptionValue("time_limit", self.h.getRunTime() + budget)
         started = time.perf_counter()
         self.h.run()
         seconds = time.perf_counter() - started
