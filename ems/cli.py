@@ -104,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
     cycles.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     cycles.set_defaults(handler=_cycles)
 
+    bench = commands.add_parser("learning-benchmark",
+                                help="score every usage learner on held-out days, every device of every building")
+    bench.add_argument("buildings", nargs="*", help="building ids (default: every building in the database)")
+    bench.add_argument("--train-days", type=int, default=60, help="days learned before scoring starts (default 60)")
+    bench.add_argument("--min-events", type=int, default=30,
+                       help="a device needs this many held-out events for its verdict (default 30)")
+    bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    bench.set_defaults(handler=_learning_benchmark)
     info = data_cmds.add_parser("info", help="buildings, devices and row counts of the database")
     info.add_argument("--db", type=Path)
     info.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -254,6 +262,34 @@ def _cycles(args: argparse.Namespace) -> int:
             for cycle in typical_cycles(discrete).values():
                 print(f"{building.id:<13} {cycle.device:<16} {len(cycle.phases_kw)} h  phases_kw={cycle.phases_kw}  "
                       f"({cycle.runs} of {cycle.all_runs} runs)")
+    return 0
+
+
+def _learning_benchmark(args: argparse.Namespace) -> int:
+    from ems.config import instantiate
+    from ems.data.calendar import WHOLE_RECORD
+    from ems.data.ingest import ensure_database
+    from ems.data.store import Store
+    from ems.learning.benchmark import benchmark_device, table
+    from ems.learning.usage import load_usage
+
+    if args.train_days < 1:
+        print(f"error: --train-days={args.train_days} must be >= 1", file=sys.stderr)
+        return 2
+    cfg = load_config(args.overrides)
+    runs = _run_settings(args.overrides)
+    rows = []
+    with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
+        for building_id in args.buildings or store.buildings():
+            building = instantiate(load_config([f"building={building_id}", *args.overrides]).building)
+            store.require_building(building.id, building.source_hint)
+            usage = load_usage(store, building, *WHOLE_RECORD, runs)
+            discrete = set(building.devices_of("discrete_phase"))
+            for device in building.usage_devices():
+                row = benchmark_device(usage, building.id, device, device in discrete, args.train_days)
+                if row is not None:
+                    rows.append(row)
+    print(table(rows, args.min_events))
     return 0
 
 
