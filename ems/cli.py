@@ -112,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="a device needs this many held-out events for its verdict (default 30)")
     bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     bench.set_defaults(handler=_learning_benchmark)
+    adapt = commands.add_parser("adaptation", help="days each usage learner needs to adapt: vacation, habit shift, "
+                                                    "device replacement, season change")
+    adapt.add_argument("buildings", nargs="*", help="building ids (default: every building in the database)")
+    adapt.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    adapt.set_defaults(handler=_adaptation)
     info = data_cmds.add_parser("info", help="buildings, devices and row counts of the database")
     info.add_argument("--db", type=Path)
     info.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -290,6 +295,30 @@ def _learning_benchmark(args: argparse.Namespace) -> int:
                 if row is not None:
                     rows.append(row)
     print(table(rows, args.min_events))
+    return 0
+
+
+def _adaptation(args: argparse.Namespace) -> int:
+    from ems.config import instantiate
+    from ems.data.calendar import WHOLE_RECORD
+    from ems.data.ingest import ensure_database
+    from ems.data.store import Store
+    from ems.learning.adaptation import AdaptationSettings, change_days, days_to_adapt, table
+    from ems.learning.usage import load_usage
+
+    cfg = load_config(args.overrides)
+    runs, settings = _run_settings(args.overrides), AdaptationSettings()
+    rows = []
+    with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
+        for building_id in args.buildings or store.buildings():
+            building = instantiate(load_config([f"building={building_id}", *args.overrides]).building)
+            store.require_building(building.id, building.source_hint)
+            usage = load_usage(store, building, *WHOLE_RECORD, runs)
+            for device in building.devices_of("discrete_phase"):
+                for experiment, change in change_days(usage, device, settings).items():
+                    rows.append((building.id, device, experiment,
+                                 days_to_adapt(usage, device, experiment, change, settings)))
+    print(table(rows))
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -79,10 +79,45 @@ def test_no_learner_reads_the_day_it_is_scored_on(r4_usage):
 
 
 def test_the_learning_benchmark_prints_one_row_per_device(shipped_db, tmp_path):
-    result = run_cli("-m", "ems", "learning-benchmark", "residential4", f"paths.db={shipped_db}".join(["--set=", ""]),
+    result = run_cli("-m", "ems", "learning-benchmark", "residential4", f"--set=paths.db={shipped_db}",
                      f"--set=paths.output_dir={tmp_path}", check=True)
     lines = [line for line in result.stdout.splitlines() if line.startswith("residential4")]
     assert [line.split()[1] for line in lines] == ["dishwasher", "washing_machine", "heat_pump", "ev"]
     assert "uniform" in result.stdout and "static" in result.stdout and "dirichlet" in result.stdout
     for line in lines:  # uniform's NLL is ln 24 on every device
         assert line.split()[5] == "3.178"
+
+
+def test_adaptation_changes_only_what_the_experiment_says(r4_usage):
+    from dataclasses import replace as with_
+
+    from ems.learning.adaptation import AdaptationSettings, change_days, changed_targets, days_to_adapt
+
+    s = AdaptationSettings()
+    change = change_days(r4_usage, "dishwasher", s)["habit_shift"]
+    real, _ = changed_targets(r4_usage, "dishwasher", "season", change, s)  # season: the real data as it is
+    shifted, end = changed_targets(r4_usage, "dishwasher", "habit_shift", change, s)
+    assert end == change and set(real) == set(shifted)
+    for day, target in real.items():
+        assert np.array_equal(shifted[day], np.roll(target, 3) if day >= change else target)
+    away, back = changed_targets(r4_usage, "dishwasher", "vacation", change, s)
+    assert (back - change).days == 7 and all(away[d].sum() == 0 for d in away if change <= d < back)
+    assert all(np.array_equal(away[d], real[d]) for d in real if d < change or d >= back)
+    # A shift of 0 hours changes nothing: every learner is back at its level as soon as the measure has its
+    # min_events (3) events after the change.
+    events, floor = 0.0, 0
+    while events < s.min_events:
+        events += real.get(change + timedelta(days=floor), np.zeros(24)).sum()
+        floor += 1
+    noop = days_to_adapt(r4_usage, "dishwasher", "habit_shift", change, with_(s, shift_h=0))
+    assert set(noop.values()) == {floor - 1}
+    # A real shift costs days, for every learner.
+    assert all(d is None or d > 0 for d in days_to_adapt(r4_usage, "dishwasher", "habit_shift", change, s).values())
+
+
+def test_the_adaptation_command_labels_the_synthetic_experiments(shipped_db, tmp_path):
+    result = run_cli("-m", "ems", "adaptation", "residential4", f"--set=paths.db={shipped_db}",
+                     f"--set=paths.output_dir={tmp_path}", check=True)
+    for label in ("vacation (SYNTHETIC", "habit_shift (SYNTHETIC", "replacement (SYNTHETIC", "season (real data)"):
+        assert f"days to adapt: {label}" in result.stdout
+    assert result.stdout.count("residential4  dishwasher") == 4
