@@ -18,7 +18,7 @@ from ems.learning.pmf import (LearningSettings, ProbabilityModelAgent, entropy, 
                               update_pmf)
 from ems.learning.priors import HouseholdPrior, LearnedPrior, UniformPrior
 from ems.learning.runs import RunSettings, events, thresholds
-from ems.learning.usage import start_histogram
+from ems.learning.usage import start_histogram, usage_histogram
 
 from conftest import run_cli
 
@@ -104,12 +104,17 @@ def test_learned_prior_reads_only_days_before_the_period(shipped_db):
     cfg = load_config(["prior=learned", "period.start=2016-09-01", f"paths.db={shipped_db}"])
     prior = instantiate(cfg.prior)
     assert isinstance(prior, LearnedPrior)
-    assert prior._events["local_date"].max() < date(2016, 9, 1)
-    assert prior._events["local_date"].min() >= date(2016, 9, 1) - timedelta(days=60)
-    expected = start_histogram(prior._events, "dishwasher", "weekday", 1.0)
-    assert prior.pmf_of("dishwasher", "weekday") == pytest.approx(expected)
-    with pytest.raises(ValueError, match="prior=learned needs period.start"):
-        instantiate(load_config(["prior=learned", "experiment=full_period", f"paths.db={shipped_db}"]).prior)
+    for frame in (prior._usage.events, prior._usage.used):
+        assert frame["local_date"].max() < date(2016, 9, 1)
+        assert frame["local_date"].min() >= date(2016, 9, 1) - timedelta(days=60)
+    # What is learned is what is scheduled: start hours of a cycle, usage hours of an energy window.
+    assert prior.pmf_of("dishwasher", "weekday") == pytest.approx(
+        start_histogram(prior._usage.events, "dishwasher", "weekday", 1.0))
+    assert prior.pmf_of("heat_pump", "weekday") == pytest.approx(
+        usage_histogram(prior._usage.used, "heat_pump", "weekday", 1.0))
+    # A period from the building's first day has nothing before it: uniform, which excludes no hour.
+    whole = instantiate(load_config(["prior=learned", "experiment=full_period", f"paths.db={shipped_db}"]).prior)
+    assert whole.pmf_of("dishwasher", "weekday") == pytest.approx(np.full(24, 1 / 24))
 
 
 BUILDINGS = {f"residential{i}": d for i, d in [(1, "2015-08-01"), (2, "2015-07-01"), (3, "2015-03-01"),

@@ -32,6 +32,12 @@ from ems.learning.pmf import LearningSettings, ProbabilityModelAgent
 from ems.learning.priors import DayTypePmfs, UniformPrior
 
 
+def _day_types(prior) -> None:
+    if not isinstance(prior, DayTypePmfs):
+        raise ValueError(f"learner.rule.prior: the rule starts from one PMF per day type (prior=uniform, household "
+                         f"or learned), not {type(prior).__name__}")
+
+
 def _check(name: str, value: float, low: float, high: float, key: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise ValueError(f"learner.{key}={value!r}: must be in [{low}, {high}] ({name})")
@@ -48,6 +54,7 @@ class ForgettingLearner:
     _counts: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        _day_types(self.prior)
         _check(self.name, self.decay, 0.0, 1.0, "decay")
         _check(self.name, self.smoothing, 1e-9, 1e6, "smoothing")
 
@@ -101,6 +108,7 @@ class DirichletLearner:
     _evidence: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        _day_types(self.prior)
         _check(self.name, self.strength, 1e-6, 1e6, "strength")
         _check(self.name, self.decay, 0.0, 1.0, "decay")
 
@@ -142,6 +150,7 @@ class SeedLearner:
         self._agent.observe(device, day, (np.asarray(target) > 0).astype(float))
 
 
-#: The learners of ``python -m ems learning-benchmark`` (``learner=`` options for the replay come later).
+#: The learners of ``python -m ems learning-benchmark`` (in the replay: ``learner=adaptive`` is the seed rule,
+#: ``learner=forgetting|dirichlet|kernel`` the others, through ems.learning.daily.RuleLearner).
 LEARNERS = {"seed": SeedLearner, "forgetting": ForgettingLearner, "dirichlet": DirichletLearner,
             "kernel": KernelLearner}
