@@ -60,11 +60,14 @@ def daily_frame(usage: Usage, device: str, weather: pl.DataFrame, first: date, l
     return frame.select("local_date", *DAILY, "used")
 
 
-def hourly_frame(daily: pl.DataFrame, usage: Usage, device: str, weather: pl.DataFrame) -> pl.DataFrame:
-    """Hourly feature rows for the used days of ``daily`` (label ``used``: the device ran in that hour)."""
+def hourly_frame(daily: pl.DataFrame, usage: Usage, device: str, weather: pl.DataFrame,
+                 starts: bool = False) -> pl.DataFrame:
+    """Hourly feature rows for the used days of ``daily``; label ``used``: the device ran in that hour,
+    or, with ``starts``, a run of it started in that hour (what a discrete-phase device's plan schedules)."""
     days = daily.filter(pl.col("used") == 1).drop("used", "temp_mean")
     grid = days.join(pl.DataFrame({"hour": list(range(24))}, schema={"hour": pl.Int8}), how="cross")
-    used = usage.used.filter(pl.col("device") == device).select(
+    source = usage.events.select("device", "local_date", local_hour="start_hour") if starts else usage.used
+    used = source.filter(pl.col("device") == device).select(
         "local_date", pl.col("local_hour").cast(pl.Int8).alias("hour"), pl.lit(1, pl.Int8).alias("used"))
     temps = weather.group_by("local_date", pl.col("local_hour").cast(pl.Int8).alias("hour")).agg(
         temp=pl.col("temperature_c").mean())

@@ -36,6 +36,12 @@ class PredictorSettings:
     min_used_days: int = 30
     seed: int = 0
     threads: int = 2
+    hourly_target: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.hourly_target not in ("auto", "used"):
+            raise ValueError(f"predictor.hourly_target={self.hourly_target!r}: must be auto (start hours of "
+                             f"discrete-phase devices, used hours of the others) or used (used hours for all)")
 
 
 @dataclass

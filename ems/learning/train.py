@@ -59,13 +59,15 @@ def train_building(store: Store, building, settings: PredictorSettings, runs, tr
     for device in tqdm(building.usage_devices(), desc=f"training {building.id}",
                        unit="device", disable=None):  # shown on a terminal only
         frame = daily_frame(usage, device, weather, min(days), max(days)) if usage.learnable_days.get(device) else None
-        report = _train_device(building.id, device, frame, usage, weather, settings, client, experiment_id, alias)
+        starts = settings.hourly_target == "auto" and device in building.devices_of("discrete_phase")
+        report = _train_device(building.id, device, frame, usage, weather, settings, client, experiment_id, alias,
+                               starts)
         reports.append(report)
     return reports
 
 
 def _train_device(building: str, device: str, frame, usage, weather, s: PredictorSettings, client, experiment_id,
-                  alias: str) -> DeviceReport:
+                  alias: str, starts: bool = False) -> DeviceReport:
     report = DeviceReport(device)
     split = split_by_time(frame, s) if frame is not None else None
     used = int(split.train["used"].sum()) if split is not None else 0
@@ -82,7 +84,8 @@ def _train_device(building: str, device: str, frame, usage, weather, s: Predicto
     y = split.test["used"].to_numpy()
     report.daily = metrics(y, predict_daily(daily, split.test))
     report.daily_baseline = metrics(y, dow_baseline(split.train, split.test))
-    hourly_split = type(split)(*(hourly_frame(part, usage, device, weather) for part in (split.train, split.val, split.test)))
+    hourly_split = type(split)(*(hourly_frame(part, usage, device, weather, starts)
+                                 for part in (split.train, split.val, split.test)))
     hourly = train_hourly(hourly_split, s)
     yh = hourly_split.test["used"].to_numpy()
     report.hourly = metrics(yh, predict_hourly(hourly, hourly_split.test))
@@ -90,6 +93,7 @@ def _train_device(building: str, device: str, frame, usage, weather, s: Predicto
     run = client.create_run(experiment_id, run_name=f"{building}_{device}", tags={"building": building, "device": device})
     run_id = run.info.run_id
     params = {**{f"lgbm.{k}": v for k, v in s.lgbm.items()}, **{f"catboost.{k}": v for k, v in s.catboost.items()},
+              "hourly_target": "start hours" if starts else "used hours",
               "train_first": report.train_days[0], "train_last": report.train_days[1],
               "test_first": report.test_days[0], "test_last": report.test_days[1],
               "daily_rows": frame.height, "hourly_rows": sum(p.height for p in (hourly_split.train, hourly_split.val,
