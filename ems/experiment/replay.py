@@ -24,6 +24,7 @@ from ems.optim.request import DayRequest
 from ems.optim.result import DayResult
 from ems.planning.horizon import commit, extend
 from ems.planning.mpc import replan
+from ems.planning.preferences import WIDENED
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +287,7 @@ def _record(problem: DayProblem, request: DayRequest, plan: DayResult, actual: S
         if exp.battery is not None and plan.battery is not None else 0.0,
         "starts": len(probs), "starts_preferred": int(sum(p >= exp.theta for p in probs)),
         "starts_as_household": kpis.as_household(*_start_pairs(problem, plan), exp.replay.satisfaction_tolerance_h),
+        "jobs_widened": sum(w.endswith(WIDENED) for w in plan.warnings),
         "degradation_eur": plan.degradation_eur or 0.0, "penalty_eur": plan.penalty_eur or 0.0,
         "build_seconds": plan.build_seconds, "solve_seconds": plan.solve_seconds,
     }

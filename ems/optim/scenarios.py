@@ -145,6 +145,7 @@ def optimize_scenarios(request: DayRequest, scenarios: list[Scenario], settings:
     rest.solve_seconds += solved.seconds
     rest.n_variables, rest.n_constraints = mat.n_cols, mat.n_rows
     rest.status = "optimal" if solved.status == "optimal" and rest.status == "optimal" else "feasible"
+    rest.warnings = request.warnings
     validate(request, rest)
     return rest
 

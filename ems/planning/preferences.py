@@ -11,6 +11,10 @@ from ems.optim.kinds import device_kind
 from ems.optim.request import PMF_SUM_TOL, DayRequest
 
 
+#: The warning a job whose PMF hours had to widen carries (counted as a preference violation).
+WIDENED = "the PMF's hours cannot hold the job; widened to the nearest hours that can"
+
+
 def with_preferences(request: DayRequest, device_of: dict[str, str], day: date, local_hours: np.ndarray,
                      pmfs: PmfSource, theta: float, w_prob: float) -> DayRequest:
     """A copy of ``request`` whose jobs carry their device's PMF for ``day`` (per step, by local hour).
@@ -50,6 +54,7 @@ def with_preferences(request: DayRequest, device_of: dict[str, str], day: date, 
         kind = device_kind(d.flex_model)
         if kind.precheck(request, d) and not kind.precheck(request, d.model_copy(update={"pmf": None})):
             d.pmf = widen(request, d, len(steps))
+            request._warnings.append(f"{d.name}: {WIDENED}")
     return request
 
 
