@@ -271,53 +271,48 @@ def _cycles(args: argparse.Namespace) -> int:
 
 
 def _learning_benchmark(args: argparse.Namespace) -> int:
-    from ems.config import instantiate
-    from ems.data.calendar import WHOLE_RECORD
-    from ems.data.ingest import ensure_database
-    from ems.data.store import Store
     from ems.learning.benchmark import benchmark_device, table
-    from ems.learning.usage import load_usage
 
     if args.train_days < 1:
         print(f"error: --train-days={args.train_days} must be >= 1", file=sys.stderr)
         return 2
-    cfg = load_config(args.overrides)
-    runs = _run_settings(args.overrides)
     rows = []
-    with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
-        for building_id in args.buildings or store.buildings():
-            building = instantiate(load_config([f"building={building_id}", *args.overrides]).building)
-            store.require_building(building.id, building.source_hint)
-            usage = load_usage(store, building, *WHOLE_RECORD, runs)
-            discrete = set(building.devices_of("discrete_phase"))
-            for device in building.usage_devices():
-                row = benchmark_device(usage, building.id, device, device in discrete, args.train_days)
-                if row is not None:
-                    rows.append(row)
+    for building, usage in _usages(args):
+        discrete = set(building.devices_of("discrete_phase"))
+        for device in building.usage_devices():
+            row = benchmark_device(usage, building.id, device, device in discrete, args.train_days)
+            if row is not None:
+                rows.append(row)
     print(table(rows, args.min_events))
     return 0
 
 
-def _adaptation(args: argparse.Namespace) -> int:
+def _usages(args: argparse.Namespace):
+    """(building, its usage over the whole record) of each of ``args.buildings`` (default: every one in the store)."""
     from ems.config import instantiate
     from ems.data.calendar import WHOLE_RECORD
     from ems.data.ingest import ensure_database
     from ems.data.store import Store
-    from ems.learning.adaptation import AdaptationSettings, change_days, days_to_adapt, table
     from ems.learning.usage import load_usage
 
     cfg = load_config(args.overrides)
-    runs, settings = _run_settings(args.overrides), AdaptationSettings()
-    rows = []
+    runs = _run_settings(args.overrides)
     with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
         for building_id in args.buildings or store.buildings():
             building = instantiate(load_config([f"building={building_id}", *args.overrides]).building)
             store.require_building(building.id, building.source_hint)
-            usage = load_usage(store, building, *WHOLE_RECORD, runs)
-            for device in building.devices_of("discrete_phase"):
-                for experiment, change in change_days(usage, device, settings).items():
-                    rows.append((building.id, device, experiment,
-                                 days_to_adapt(usage, device, experiment, change, settings)))
+            yield building, load_usage(store, building, *WHOLE_RECORD, runs)
+
+
+def _adaptation(args: argparse.Namespace) -> int:
+    from ems.learning.adaptation import AdaptationSettings, change_days, days_to_adapt, table
+
+    settings, rows = AdaptationSettings(), []
+    for building, usage in _usages(args):
+        for device in building.devices_of("discrete_phase"):
+            for experiment, change in change_days(usage, device, settings).items():
+                rows.append((building.id, device, experiment, days_to_adapt(usage, device, experiment, change,
+                                                                            settings)))
     print(table(rows))
     return 0
 

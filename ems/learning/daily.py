@@ -28,35 +28,22 @@ def target(usage: Usage, device: str, day: date, starts: bool) -> np.ndarray:
     return np.bincount(np.asarray(usage.start_hours(device, day), int), minlength=HOURS).astype(float)
 
 
-class DailyLearner:
-    """A :class:`ProbabilityModelAgent` fed by the building's meters.
+class _DayLoop:
+    """What every learner in the day loop shares: load the meters' usage, learn ``train_days`` days
+    before the period, then after each scheduled day score it (held-out, beside uniform and the
+    static histogram of the training days) before learning it. A subclass says what its PMF is
+    (``_pmf_of``), how it learns a day (``_observe``) and which (device, day) it has seen."""
 
-    ``train_days`` local days before the period are learned first (no
-    scheduling); then, after each scheduled day, that day's events are scored
-    under the PMFs held the evening before and the day is learned. What is
-    learned is what is scheduled (:func:`target`): start hours of a
-    discrete-phase device, usage hours of an energy window. With
-    ``resume`` the state at ``state_path`` is loaded first and days already
-    learned are neither learned nor scored again.
-    """
-
-    def __init__(self, prior, settings: LearningSettings | None = None, runs: RunSettings | None = None,
-                 train_days: int = 60, smoothing: float = 1.0, state_path: str | None = None, resume: bool = False,
-                 name: str = "adaptive"):
+    def _setup(self, runs: RunSettings | None, train_days: int, smoothing: float) -> None:
         if train_days < 0:
             raise ValueError(f"learner.train_days={train_days} must be >= 0")
-        self.agent = ProbabilityModelAgent(prior, settings or LearningSettings(), name)
         self.runs, self.train_days, self.smoothing = runs or RunSettings(), train_days, smoothing
-        self.state_path = Path(state_path) if state_path else None
-        self.name = name
         self.heldout = HeldOut()
         self.usage: Usage | None = None
-        if resume and self.state_path is not None and state.load(self.agent, self.state_path):
-            log.info("resumed %d learned device-days from %s", len(self.agent.learned), self.state_path)
 
     def pmf(self, device: str, day: date) -> np.ndarray:
         """The PMF held now for ``day`` (24 local hours)."""
-        return self.agent.pmf(device, day)
+        return self._pmf_of(device, day_type(day))
 
     def prepare(self, store, building, first: date, last: date) -> None:
         """Load the meters' usage and learn the ``train_days`` days before ``first``."""
@@ -76,13 +63,13 @@ class DailyLearner:
     def _learn(self, day: date, score: bool) -> None:
         kind = day_type(day)
         for device, days in self.usage.learnable_days.items():
-            if day not in days or (device, day) in self.agent.learned:
+            if day not in days or self._seen(device, day):
                 continue
             if score:
-                pmfs = {"learned": self.agent.pmf_of(device, kind), "uniform": np.full(HOURS, 1.0 / HOURS),
+                pmfs = {"learned": self._pmf_of(device, kind), "uniform": np.full(HOURS, 1.0 / HOURS),
                         "static": self._static[device, kind]}
                 self.heldout.score(device, self.usage.start_hours(device, day), pmfs)
-            self.agent.observe(device, day, (target(self.usage, device, day, device in self.starts) > 0).astype(float))
+            self._observe(device, day, kind, target(self.usage, device, day, device in self.starts))
 
     def metrics(self) -> dict[str, float]:
         """learning_score and per-device held-out NLL / top-3 for the KPI table and MLflow."""
@@ -90,6 +77,47 @@ class DailyLearner:
         for device, row in self.heldout.table().items():
             out.update({f"{device}/{k}": v for k, v in row.items()})
         return out
+
+    def _pmf_of(self, device: str, kind: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def _observe(self, device: str, day: date, kind: str, counts: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _seen(self, device: str, day: date) -> bool:
+        raise NotImplementedError
+
+
+class DailyLearner(_DayLoop):
+    """A :class:`ProbabilityModelAgent` (the seed's rule) fed by the building's meters.
+
+    ``train_days`` local days before the period are learned first (no
+    scheduling); then, after each scheduled day, that day's events are scored
+    under the PMFs held the evening before and the day is learned. What is
+    learned is what is scheduled (:func:`target`): start hours of a
+    discrete-phase device, usage hours of an energy window. With
+    ``resume`` the state at ``state_path`` is loaded first and days already
+    learned are neither learned nor scored again.
+    """
+
+    def __init__(self, prior, settings: LearningSettings | None = None, runs: RunSettings | None = None,
+                 train_days: int = 60, smoothing: float = 1.0, state_path: str | None = None, resume: bool = False,
+                 name: str = "adaptive"):
+        self._setup(runs, train_days, smoothing)
+        self.agent = ProbabilityModelAgent(prior, settings or LearningSettings(), name)
+        self.state_path = Path(state_path) if state_path else None
+        self.name = name
+        if resume and self.state_path is not None and state.load(self.agent, self.state_path):
+            log.info("resumed %d learned device-days from %s", len(self.agent.learned), self.state_path)
+
+    def _pmf_of(self, device: str, kind: str) -> np.ndarray:
+        return self.agent.pmf_of(device, kind)
+
+    def _observe(self, device: str, day: date, kind: str, counts: np.ndarray) -> None:
+        self.agent.observe(device, day, (counts > 0).astype(float))
+
+    def _seen(self, device: str, day: date) -> bool:
+        return (device, day) in self.agent.learned
 
     def finish(self, out_dir: Path) -> list[Path]:
         """Persist the state, write the update archive and the learning plots; print the convergence lines."""
@@ -106,7 +134,7 @@ class DailyLearner:
         return files
 
 
-class RuleLearner:
+class RuleLearner(_DayLoop):
     """The day loop of :class:`DailyLearner` with any online rule of :mod:`ems.learning.learners`
     (forgetting histogram, Dirichlet, kernel; ``learner=forgetting|dirichlet|kernel``): trained on
     ``train_days`` days before the period, then each scheduled day is scored before it is learned.
@@ -114,47 +142,19 @@ class RuleLearner:
 
     def __init__(self, rule, runs: RunSettings | None = None, train_days: int = 60, smoothing: float = 1.0,
                  name: str | None = None):
-        if train_days < 0:
-            raise ValueError(f"learner.train_days={train_days} must be >= 0")
-        self.rule, self.runs, self.train_days, self.smoothing = rule, runs or RunSettings(), train_days, smoothing
-        self.name = name or rule.name
-        self.heldout = HeldOut()
-        self.usage: Usage | None = None
-        self._seen: set[tuple[str, date]] = set()
+        self._setup(runs, train_days, smoothing)
+        self.rule, self.name = rule, name or rule.name
+        self._learned: set[tuple[str, date]] = set()
 
-    def pmf(self, device: str, day: date) -> np.ndarray:
-        return self.rule.pmf(device, day_type(day))
+    def _pmf_of(self, device: str, kind: str) -> np.ndarray:
+        return self.rule.pmf(device, kind)
 
-    def prepare(self, store, building, first: date, last: date) -> None:
-        start = first - timedelta(days=self.train_days)
-        self.usage = load_usage(store, building, start, last, self.runs)
-        self.starts = set(building.devices_of("discrete_phase"))
-        training = self.usage.events.filter(self.usage.events["local_date"] < first)
-        self._static = {(d, t): start_histogram(training, d, t, self.smoothing)
-                        for d in self.usage.learnable_days for t in DAY_TYPES}
-        for offset in range(self.train_days):
-            self._learn(start + timedelta(days=offset), score=False)
+    def _observe(self, device: str, day: date, kind: str, counts: np.ndarray) -> None:
+        self.rule.observe(device, day, kind, counts)
+        self._learned.add((device, day))
 
-    def after_day(self, day: date) -> None:
-        self._learn(day, score=True)
-
-    def _learn(self, day: date, score: bool) -> None:
-        kind = day_type(day)
-        for device, days in self.usage.learnable_days.items():
-            if day not in days or (device, day) in self._seen:
-                continue
-            if score:
-                pmfs = {"learned": self.rule.pmf(device, kind), "uniform": np.full(HOURS, 1.0 / HOURS),
-                        "static": self._static[device, kind]}
-                self.heldout.score(device, self.usage.start_hours(device, day), pmfs)
-            self.rule.observe(device, day, kind, target(self.usage, device, day, device in self.starts))
-            self._seen.add((device, day))
-
-    def metrics(self) -> dict[str, float]:
-        out = {"learning_score": self.heldout.learning_score()}
-        for device, row in self.heldout.table().items():
-            out.update({f"{device}/{k}": v for k, v in row.items()})
-        return out
+    def _seen(self, device: str, day: date) -> bool:
+        return (device, day) in self._learned
 
     def finish(self, out_dir: Path) -> list[Path]:
         """The final PMF of every device and day type: ``learner_pmfs.parquet`` (device, day_type, hour, p)."""
