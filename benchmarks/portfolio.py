@@ -32,6 +32,7 @@ def run_building(building: str, root: str, db: str, tracking: bool) -> tuple[str
 
     out = Path(root) / building
     cfg = load_config([f"building={building}", "mode=phases", "battery=home", "ev=home", "experiment=full_period",
+                           "forecast=perfect", "prior=household",
                        "name=bench_portfolio", f"paths.output_dir={root}", f"paths.db={db}",
                        f"tracking.enabled={str(tracking).lower()}"])
     started = time.perf_counter()

@@ -1,5 +1,8 @@
 """Benchmark: replay every day of residential4 in mode=phases with battery and EV.
 
+The workload is the replay and its MILPs (``forecast=perfect``, ``prior=household``, as
+before those stopped being the defaults): forecaster training is not part of it.
+
     python benchmarks/rolling.py [extra Hydra overrides ...]
 
 Prints the number of days, milliseconds per day, the run's seconds (the
@@ -29,6 +32,7 @@ def main(extra: list[str]) -> None:
     db = ensure_database(load_config().data)
     with tempfile.TemporaryDirectory(prefix="ems-bench-") as tmp:
         cfg = load_config(["building=residential4", "mode=phases", "battery=home", "ev=home", "experiment=full_period",
+                           "forecast=perfect", "prior=household",
                            "name=bench_rolling", f"paths.output_dir={tmp}", f"paths.db={db}", *extra])
         started = time.perf_counter()
         run_experiment(cfg, f"{tmp}/run")

@@ -53,10 +53,12 @@ def main() -> None:
         day.write_text(json.dumps(real_day()))
         cases = {
             "run.py 14 days, tracking on": lambda i: wall(
-                ["run.py", "mode=phases", "battery=home", "period.n_days=14", f"paths.db={db}",
+                ["run.py", "mode=phases", "battery=home", "forecast=perfect", "prior=household", "period.n_days=14",
+                 f"paths.db={db}",
                  f"paths.output_dir={tmp}/on{i}"], env),
             "run.py 14 days, tracking off": lambda i: wall(
-                ["run.py", "mode=phases", "battery=home", "period.n_days=14", f"paths.db={db}",
+                ["run.py", "mode=phases", "battery=home", "forecast=perfect", "prior=household", "period.n_days=14",
+                 f"paths.db={db}",
                  f"paths.output_dir={tmp}/off{i}", "tracking.enabled=false"], env),
             "python -m ems optimize": lambda i: wall(["-m", "ems", "optimize", str(day), "--out", f"{tmp}/r{i}.json"],
                                                      env),

@@ -79,3 +79,14 @@ def test_a_real_overnight_session_is_charged_once_over_both_days(shipped_db, tmp
     # Across midnight: the plan charges some of it after 00:00 or before, as prices say, never more than once.
     night = steps.filter(pl.col("local_date") == date(2016, 11, 20), pl.col("local_hour") < 7)["ev_kw"].sum()
     assert 0 <= night <= metered
+
+
+def test_runs_that_touch_are_one_session(ev):
+    # 05:00-06:59 charges, leaving at 07:00 by the rule; a run from 07:00 is the same plug-in, not a car that
+    # left and came back within the hour (two sessions sharing a step boundary would share one SOC value).
+    needs = _needs(ev, date(2016, 1, 4), {5: 1.0, 6: 1.0, 7: 2.0, 8: 2.0})
+    assert [(s.arrival_step, s.departure_step, s.energy_kwh) for s in needs.ev_sessions] == [(5, 9, 6.0)]
+    evening = _needs(ev, date(2016, 1, 4), {22: 2.0})
+    morning = _needs(ev, date(2016, 1, 5), {7: 2.0})  # starts right at the departure: still plugged in
+    link = ev.link(evening, morning)
+    assert (link.steps, link.absorbed, link.energy_kwh) == (8, 1, 2.0)

@@ -16,7 +16,8 @@ so:
   (or its last hour, if later);
 * any other run (daytime) is plugged in only while the meter saw it charge.
 
-Runs whose plug-in times overlap are one session. What the flexible plan may
+Runs whose plug-in times overlap or touch are one session (a car cannot leave
+and arrive in the same hour). What the flexible plan may
 change is when the session's energy (grid side, kWh, as metered) is charged
 within it, at most ``max_charge_kw``.
 
@@ -98,7 +99,7 @@ class EVAgent:
             overnight = bool(local_hours[start] >= self.arrival_hour or end == n)
             departure = n if overnight else max(end, leave) if local_hours[start] < self.departure_hour else end
             energy, peak = float(profile.sum()), float(profile.max())
-            if out and start < out[-1].departure_step:  # plugged in already: the same session
+            if out and start <= out[-1].departure_step:  # plugged in already (or back at once): the same session
                 last = out[-1]
                 out[-1] = SessionNeed(last.arrival_step, max(last.departure_step, departure),
                                       last.energy_kwh + energy, max(last.peak_kw, peak), last.overnight or overnight)
@@ -120,7 +121,7 @@ class EVAgent:
         steps = self._departure(hours)
         absorbed, energy, peak = 0, 0.0, 0.0
         for s in tomorrow.ev_sessions:
-            if s.arrival_step >= steps:
+            if s.arrival_step > steps:  # a run from the departure on is still the same plug-in
                 break
             absorbed, energy, peak = absorbed + 1, energy + s.energy_kwh, max(peak, s.peak_kw)
             steps = max(steps, s.departure_step) if not s.overnight else len(hours)
