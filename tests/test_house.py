@@ -125,9 +125,10 @@ def test_battery_agent_carries_its_soc_across_days():
     assert agent.soc_kwh == 5.0
 
 
-def test_compare_keeps_the_users_overrides():
+def test_compare_keeps_the_users_overrides(shipped_db):
     """Before: `experiment=compare mode=phases mode.w_prob=0.5` composed 0.5, yet both phases runs used 0.01."""
-    overrides = ["experiment=compare", "mode=phases", "mode.w_prob=0.5", "battery=home", "battery.capacity_kwh=7"]
+    overrides = ["experiment=compare", "mode=phases", "mode.w_prob=0.5", "battery=home", "battery.capacity_kwh=7",
+                 f"paths.db={shipped_db}"]  # the default prior=learned reads the store
     cfg = load_config(overrides)
     combos = _combinations(cfg, Experiment.from_config(cfg), overrides)
     assert len(combos) == 10

@@ -55,6 +55,12 @@ def events(readings: pl.DataFrame, settings: RunSettings, timezone: str) -> tupl
     day_type, hours, energy_kwh, profile; usage: device, local_date,
     local_hour, used) where ``used`` marks the active hours of accepted runs.
     """
+    if readings.is_empty():  # e.g. a training window before the building's first reading
+        return (pl.DataFrame(schema={"device": pl.String, "start_utc": pl.Datetime("us"), "local_date": pl.Date,
+                                     "start_hour": pl.Int8, "day_type": pl.String, "hours": pl.UInt32,
+                                     "energy_kwh": pl.Float64, "profile": pl.List(pl.Float64)}),
+                pl.DataFrame(schema={"device": pl.String, "local_date": pl.Date, "local_hour": pl.Int8,
+                                     "used": pl.Boolean}))
     limit = thresholds(readings, settings)
     frame = with_local_date(readings.sort("device", "utc_hour"), timezone).with_columns(
         local_hour=pl.col("utc_hour").dt.replace_time_zone("UTC").dt.convert_time_zone(timezone).dt.hour(),
