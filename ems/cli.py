@@ -249,24 +249,13 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _cycles(args: argparse.Namespace) -> int:
-    from ems.config import instantiate
-    from ems.data.calendar import WHOLE_RECORD
-    from ems.data.store import Store
-    from ems.data.ingest import ensure_database
     from ems.learning.cycles import typical_cycles
-    from ems.learning.usage import load_usage
 
-    cfg = load_config(args.overrides)
-    runs = _run_settings(args.overrides)
-    with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
-        for building_id in args.buildings or store.buildings():
-            building = instantiate(load_config([f"building={building_id}", *args.overrides]).building)
-            store.require_building(building.id, building.source_hint)
-            usage = load_usage(store, building, *WHOLE_RECORD, runs)
-            discrete = usage.events.filter(usage.events["device"].is_in(building.devices_of("discrete_phase")))
-            for cycle in typical_cycles(discrete).values():
-                print(f"{building.id:<13} {cycle.device:<16} {len(cycle.phases_kw)} h  phases_kw={cycle.phases_kw}  "
-                      f"({cycle.runs} of {cycle.all_runs} runs)")
+    for building, usage in _usages(args):
+        discrete = usage.events.filter(usage.events["device"].is_in(building.devices_of("discrete_phase")))
+        for cycle in typical_cycles(discrete).values():
+            print(f"{building.id:<13} {cycle.device:<16} {len(cycle.phases_kw)} h  phases_kw={cycle.phases_kw}  "
+                  f"({cycle.runs} of {cycle.all_runs} runs)")
     return 0
 
 
