@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from ems.agents.pv import PVAgent
+from ems.checks import require_whole
 from ems.forecasting import LoadForecaster, NaiveForecaster
 
 
@@ -119,10 +120,7 @@ class LearnedForecast:
 
     def __post_init__(self) -> None:
         self.quantiles = tuple(float(q) for q in self.quantiles)
-        for key in ("refit_days", "min_history_days"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"forecast.{key}={value!r} must be a whole number >= 1")
+        require_whole("forecast", self, "refit_days", "min_history_days")
 
     def prepare(self, history: pl.DataFrame, weather: pl.DataFrame | None) -> None:
         if weather is None or not {"temperature_c", "direct_wm2", "diffuse_wm2"} <= set(weather.columns):

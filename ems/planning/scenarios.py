@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
+from ems.checks import require_whole
 from ems.optim.optimize import optimize_day
 from ems.optim.request import DayRequest
 from ems.optim.result import DayResult
@@ -73,15 +74,11 @@ class Stochastic:
     _scenarios: list[Scenario] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_scenarios, bool) or not isinstance(self.n_scenarios, int) or self.n_scenarios < 1:
-            raise ValueError(f"planning.n_scenarios={self.n_scenarios!r} must be a whole number >= 1")
+        require_whole("planning", self, "n_scenarios", "history_days", "min_history_days")
         if self.source not in SOURCES:
             raise ValueError(f"planning.source={self.source!r}: must be one of {', '.join(SOURCES)}")
         if not 0 <= self.correlation < 1:
             raise ValueError(f"planning.correlation={self.correlation!r} must be in [0, 1)")
-        for key in ("history_days", "min_history_days"):
-            if isinstance(getattr(self, key), bool) or not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
-                raise ValueError(f"planning.{key}={getattr(self, key)!r} must be a whole number >= 1")
         if not 0 <= self.cvar_weight <= 1 or not 0 <= self.cvar_alpha < 1:
             raise ValueError(f"planning.cvar_weight={self.cvar_weight!r} must be in [0, 1] and "
                              f"planning.cvar_alpha={self.cvar_alpha!r} in [0, 1)")
