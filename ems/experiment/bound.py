@@ -78,7 +78,8 @@ def period_request(days: list[DayData], exp: Experiment, max_kw: dict[str, float
     coordinator = exp.optimizer()
     wanted = {d.day for d in days}
     valid = {}
-    for day in sorted(replayed or days, key=lambda d: d.day):
+    # The replayed days beyond ``days`` matter only for the EV sessions they share: without an EV they are not posed.
+    for day in (replayed or days) if exp.ev is not None else days:
         problem = pose(day, exp.building, exp.replay, max_kw, exp.ev)
         if not isinstance(problem, str):
             valid[day.day] = problem
