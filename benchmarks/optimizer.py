@@ -23,57 +23,20 @@ import argparse
 import statistics
 import time
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 
-import numpy as np
-import polars as pl
-
-from ems.config import instantiate, load_config
-from ems.data.days import load_days
-from ems.data.ingest import ensure_database
-from ems.data.store import Store
-from ems.learning.cycles import typical_cycles
-from ems.learning.usage import load_usage
+from ems.evaluation.performance import real_request
 from ems.optim.backends import session
 from ems.optim.milp import build_model
 from ems.optim.optimize import extract, solve_exact
-from ems.optim.request import BatterySpec, DayRequest, DiscretePhaseDevice, EVSpec, PartialUsageDevice
+from ems.optim.request import DayRequest
 from ems.optim.solver import SOLVERS, SolverSpec
 from ems.optim.validate import validate
 
-FLEX = ("dishwasher", "washing_machine", "heat_pump", "ev")
-
-
 def real_days(first: date, n_days: int, substeps: int, copies: int = 1) -> DayRequest:
-    """``n_days`` real days from ``first`` as one request at ``substeps`` steps per hour;
-    ``copies`` of each real cycle, each free over the whole horizon."""
-    cfg = load_config(["building=residential4", "tariff=dynamic"])
-    building, tariff = instantiate(cfg.building), instantiate(cfg.tariff)
-    runs = instantiate(load_config(["learner=adaptive"]).learner.runs)
-    with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
-        days, _ = load_days(store, building, [first + timedelta(days=i) for i in range(n_days)])
-        usage = load_usage(store, building, date(2015, 1, 1), date(2019, 1, 1), runs)
-    cycles = typical_cycles(usage.events.filter(pl.col("device").is_in(building.devices_of("discrete_phase"))))
-    e = {k: np.concatenate([np.nan_to_num(d.energy_kwh[k]) for d in days]) for k in days[0].energy_kwh}
-    hours = pl.concat([d.hours for d in days])
-    base = e["grid_import"] + e["pv"] - e["grid_export"] - sum(e[k] for k in FLEX)
-    rep = lambda a: np.repeat(np.asarray(a, dtype=float), substeps).tolist()  # noqa: E731
-    dt = 1.0 / substeps
-    devices = [DiscretePhaseDevice(name=f"{name}{f'_{i + 1}' if copies > 1 else ''}",
-                                   phases_kw=rep(cycles[name].phases_kw))
-               for name in ("dishwasher", "washing_machine") for i in range(copies)]
-    return DayRequest(
-        step_hours=dt, import_price_eur_kwh=rep(tariff.import_price(hours)),
-        export_price_eur_kwh=rep(tariff.export_price(hours)), pv_kw=rep(e["pv"]),
-        base_load_kw=rep(np.maximum(base, 0)), grid=building.grid,
-        devices=[*devices, PartialUsageDevice(name="heat_pump", energy_kwh=float(e["heat_pump"].sum()), max_kw=3.0)],
-        battery=BatterySpec(capacity_kwh=10, max_charge_kw=5, max_discharge_kw=5, soc_init_kwh=5,
-                            soc_final_min_kwh=5, soc_min_kwh=1, soc_max_kwh=10, charge_efficiency=0.95,
-                            discharge_efficiency=0.95, degradation_eur_kwh=0.05),
-        ev=EVSpec(capacity_kwh=24, max_charge_kw=3.7, charge_efficiency=0.9, sessions=[
-            {"soc_init_kwh": 24 - float(e["ev"][:24].sum()) * 0.9, "soc_target_kwh": 24, "arrival_step": 0,
-             "deadline_step": 7 * substeps}]),
-    )
+    """``n_days`` real residential4 days from ``first`` as one request at ``substeps`` steps per hour;
+    ``copies`` of each real cycle, each free over the whole horizon (ems.evaluation.performance)."""
+    return real_request("residential4", first, n_days, substeps, copies)
 
 
 def bench(request: DayRequest, solver: str, repeats: int) -> dict:

@@ -88,6 +88,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     serve.set_defaults(handler=_serve)
 
+    dashboard = commands.add_parser("dashboard", help="the web dashboard over runs, sweeps, reports, PMF state and "
+                                                      "MLflow (also at /ui of `serve`)")
+    dashboard.add_argument("--host", default="127.0.0.1")
+    dashboard.add_argument("--port", type=int, default=8050)
+    dashboard.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    dashboard.set_defaults(handler=_dashboard)
+
     package = commands.add_parser("package", help="log a building's optimiser as an MLflow pyfunc model")
     package.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. building=residential3")
     package.set_defaults(handler=_package)
@@ -117,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     adapt.add_argument("buildings", nargs="*", help="building ids (default: every building in the database)")
     adapt.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     adapt.set_defaults(handler=_adaptation)
+    evaluate = commands.add_parser("evaluate", help="the seed study's evaluation on the shipped data: report.md and "
+                                                    "report.html in outputs/evaluation/<timestamp>_<name>/")
+    evaluate.add_argument("--quick", action="store_true", help="two buildings, a few weeks (evaluation=quick)")
+    evaluate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                          help="config overrides; evaluation.* keys change the evaluation, the rest every run")
+    evaluate.set_defaults(handler=_evaluate)
     info = data_cmds.add_parser("info", help="buildings, devices and row counts of the database")
     info.add_argument("--db", type=Path)
     info.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -201,6 +214,7 @@ def _train(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ems.dashboard.app import add_dashboard
     from ems.data.ingest import ensure_database
     from ems.service.app import create_app
     from ems.service.state import service_overrides
@@ -208,7 +222,20 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = service_overrides(args.overrides)
     cfg = load_config(overrides)
     ensure_database(cfg.data)
-    uvicorn.run(create_app(cfg, overrides), host=args.host, port=args.port, log_level="warning")
+    app = add_dashboard(create_app(cfg, overrides), Path(cfg.paths.output_dir), cfg.tracking.uri)  # at /ui
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ems.dashboard.app import create_dashboard
+
+    cfg = load_config(args.overrides)
+    print(f"ems dashboard on http://{args.host}:{args.port}/ui/ over {cfg.paths.output_dir}")
+    uvicorn.run(create_dashboard(Path(cfg.paths.output_dir), cfg.tracking.uri), host=args.host, port=args.port,
+                log_level="warning")
     return 0
 
 
@@ -234,13 +261,13 @@ def _package(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from ems.experiment.report import load_runs, run_objective, write_report
+    from ems.experiment.summary import MAXIMIZED
 
     cfg = load_config(args.overrides)
     experiment = args.experiment or cfg.name
     runs = load_runs(cfg.tracking.uri, experiment)
     objective = args.objective or run_objective(runs)
-    maximize = args.maximize or objective in ("learning_score", "savings_eur", "savings_pct",
-                                              "preference_satisfaction_pct")
+    maximize = args.maximize or objective in MAXIMIZED
     out = Path(cfg.paths.output_dir) / "reports" / experiment
     for path in write_report(runs, experiment, objective, maximize, out):
         print(path)
@@ -304,6 +331,25 @@ def _adaptation(args: argparse.Namespace) -> int:
                                                                             settings)))
     print(table(rows))
     return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    """Exit 0 with the report written; 3 when some run failed (the report is written all the same)."""
+    from ems.evaluation.pipeline import evaluate
+
+    choice = "quick" if args.quick else "full"
+    cfg = load_config([f"evaluation={choice}", *args.overrides])
+    command = "python -m ems evaluate" + (" --quick" if args.quick else "") + \
+        "".join(f" --set {o}" for o in args.overrides)
+    result = evaluate(cfg, args.overrides, command)
+    claims = next((line for line in result.report_md.read_text().split("\n## ")[1:2]), "")
+    print(f"## {claims.strip()}\n")
+    print(f"{result.report_md}\n{result.report_html}\n(wall time {result.seconds:.0f} s)")
+    if result.failed:
+        print(f"error: {len(result.failed)} evaluation runs failed: {', '.join(result.failed)} (see their job.log "
+              f"under {result.folder / 'runs'})", file=sys.stderr)
+        return INTERNAL
+    return OK
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -1,12 +1,19 @@
-"""Writing figures: every ems plot is saved (PNG) and freed through :func:`save_figure`."""
+"""Writing figures: every ems plot is drawn with this module's ``plt`` (the Agg backend, or a notebook's own) and
+saved (PNG) and freed through :func:`save_figure`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import matplotlib
 
-matplotlib.use("Agg")
+#: Backends a notebook kernel sets (``MPLBACKEND``): ems then draws into the notebook instead of switching.
+NOTEBOOK_BACKENDS = ("inline", "ipympl", "widget", "nbagg")
+
+if not any(name in os.environ.get("MPLBACKEND", "").lower() for name in NOTEBOOK_BACKENDS):
+    matplotlib.use("Agg")  # files only: no window, safe in helper processes and on machines without a screen
 import matplotlib.pyplot as plt  # noqa: E402
 
 #: Resolution of every saved figure (dots per inch).

@@ -58,12 +58,13 @@ def free_port() -> int:
 
 
 class Server:
-    """``python -m ems serve`` as a user starts it."""
+    """``python -m ems serve`` (or ``command``, e.g. ``dashboard``) as a user starts it; ready when
+    ``ready`` answers 200."""
 
-    def __init__(self, overrides: list[str]):
+    def __init__(self, overrides: list[str], command: str = "serve", ready: str = "/health"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "ems", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        args = [sys.executable, "-m", "ems", command, "--host", "127.0.0.1", "--port", str(self.port)]
         for o in overrides:
             args += ["--set", o]
         self.log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on a full pipe
@@ -72,7 +73,7 @@ class Server:
         deadline = time.time() + 90
         while time.time() < deadline:
             try:
-                if self.call("GET", "/health")[0] == 200:
+                if self.status(ready) == 200:
                     return
             except OSError:
                 time.sleep(0.3)
@@ -82,6 +83,14 @@ class Server:
     def output(self) -> str:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
+
+    def status(self, path: str) -> int:
+        """The HTTP status of GET ``path`` (any content type)."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=60) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
 
     def call(self, method: str, path: str, body=None, raw: bytes | None = None) -> tuple[int, dict]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import polars as pl
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import polars as pl  # noqa: E402
-
-from ems.figures import save_figure  # noqa: E402
-
+from ems.figures import plt, save_figure  # Agg, or a notebook's own backend
 
 
 def day_schedule(steps: pl.DataFrame, day, title: str, path: Path) -> Path:

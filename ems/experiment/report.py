@@ -14,14 +14,10 @@ import ast
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ems.figures import save_figure  # noqa: E402
+from ems.figures import plt, save_figure  # Agg, or a notebook's own backend
 
 KPIS = ["energy_cost_eur", "savings_eur", "savings_pct", "preference_satisfaction_pct", "learning_score",
         "peak_import_kw", "pv_self_consumption_pct", "days", "infeasible_days"]

@@ -84,6 +84,16 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None, parent
     run; the first combination's objective is returned. ``parent_run_id``
     nests the run(s) under a sweep's MLflow run; ``job_label`` prefixes their names.
     """
+    columns, title = execute(cfg, output_dir, parent_run_id, job_label, overrides)
+    print(table(columns, title))
+    return objective(cfg.objective, next(iter(columns.values())))
+
+
+def execute(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id: str | None = None,
+            job_label: str | None = None, overrides: list[str] | None = None
+            ) -> tuple[dict[str, dict[str, float]], str]:
+    """Run the configured experiment, write and record its outputs as :func:`run_experiment` does, print
+    nothing; return label -> totals and the KPI table's title (what ``python -m ems evaluate`` collects)."""
     check_experiment(cfg)  # before anything runs: a meaningless config is one line, exit 2
     recorder = _recorder(cfg)  # first: its helper process imports MLflow while the rest runs
     try:
@@ -94,9 +104,8 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None, parent
     except BaseException:
         recorder.abandon()
         raise
-    print(table(columns, _title(first, period)))
     recorder.close()
-    return objective(cfg.objective, next(iter(columns.values())))
+    return columns, _title(first, period)
 
 
 def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_label, overrides):
@@ -140,10 +149,6 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
         recorder.log_totals(parent, {f"{k}/{label}": v for label, c in columns.items() for k, v in c.items()})
         recorder.finish(parent)
     return columns, first, period
-
-
-    print(table(columns, _title(first, period)))
-    return objective(cfg.objective, next(iter(columns.values())))
 
 
 def _title(first: Experiment, period: Period) -> str:

@@ -43,6 +43,10 @@ ROWS = [
     ("solve_seconds", "solve time", "s", "{:.2f}"),
 ]
 
+#: KPIs where more is better (a report ranks them highest first; a Pareto front maximises them).
+MAXIMIZED = ("learning_score", "savings_eur", "savings_pct", "preference_satisfaction_pct", "starts_in_pmf_pct",
+             "pv_self_consumption_pct", "self_sufficiency_pct", "peak_reduction_pct")
+
 #: Every KPI a run reports (what ``objective`` may name; learner metrics come on top).
 KPI_NAMES = (*(key for key, *_ in ROWS), "import_kwh", "export_kwh", "pv_kwh")
 

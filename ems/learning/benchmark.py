@@ -87,7 +87,7 @@ class Row:
         return min(LEARNERS, key=lambda name: self.nll(name))
 
 
-def _targets(usage: Usage, device: str, starts: bool) -> dict[date, np.ndarray]:
+def targets(usage: Usage, device: str, starts: bool) -> dict[date, np.ndarray]:
     """Local day -> the device's target counts over the 24 local hours (days with no usage: zeros)."""
     if starts:
         frame = usage.events.filter(pl.col("device") == device).select("local_date", hour="start_hour")
@@ -109,7 +109,7 @@ def benchmark_device(usage: Usage, building_id: str, device: str, starts: bool, 
     training, held_out = [d for d in days if d < cut], [d for d in days if d >= cut]
     if not held_out:
         return None
-    targets = _targets(usage, device, starts)
+    by_day = targets(usage, device, starts)
     learners = {name: cls(**(learner_options or {}).get(name, {})) for name, cls in LEARNERS.items()}
     before = (usage.events if starts else usage.used).filter(pl.col("local_date") < cut)
     static = {t: (start_histogram(before, device, t, 1.0) if starts else usage_histogram(before, device, t, 1.0))
@@ -118,9 +118,9 @@ def benchmark_device(usage: Usage, building_id: str, device: str, starts: bool, 
     scores = {name: Score() for name in (*REFERENCES, *LEARNERS)}
     for day in training:
         for learner in learners.values():
-            learner.observe(device, day, day_type(day), targets[day])
+            learner.observe(device, day, day_type(day), by_day[day])
     for day in held_out:
-        kind, target = day_type(day), targets[day]
+        kind, target = day_type(day), by_day[day]
         if target.sum() > 0:
             scores["uniform"].add(uniform, target)
             scores["static"].add(static[kind], target)

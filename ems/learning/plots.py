@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import polars as pl
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-
-from ems.figures import save_figure  # noqa: E402
+from ems.figures import plt, save_figure  # Agg, or a notebook's own backend
 
 
 def learning_plots(updates: pl.DataFrame, out: Path) -> list[Path]:

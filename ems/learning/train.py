@@ -8,23 +8,36 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from sklearn.calibration import calibration_curve
+from tqdm import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.calibration import calibration_curve  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from ems.data.calendar import WHOLE_RECORD  # noqa: E402
-from ems.data.store import Store  # noqa: E402
-from ems.figures import save_figure  # noqa: E402
-from ems.mlflow_store import client as store_client, ensure_experiment  # noqa: E402
-from ems.learning import registry  # noqa: E402
-from ems.learning.features import DAILY, HOURLY, daily_frame, hourly_frame, weather_frame  # noqa: E402
-from ems.learning.predictor import (PredictorSettings, dow_baseline, hour_baseline, metrics, model_input,  # noqa: E402
-                                    predict_daily, predict_hourly, split_by_time, train_daily, train_hourly)
-from ems.learning.usage import load_usage  # noqa: E402
+from ems.data.calendar import WHOLE_RECORD
+from ems.data.store import Store
+from ems.figures import plt, save_figure  # Agg, or a notebook's own backend
+from ems.learning import registry
+from ems.learning.features import (
+    DAILY,
+    HOURLY,
+    daily_frame,
+    hourly_frame,
+    weather_frame,
+)
+from ems.learning.predictor import (
+    PredictorSettings,
+    dow_baseline,
+    hour_baseline,
+    metrics,
+    model_input,
+    predict_daily,
+    predict_hourly,
+    split_by_time,
+    train_daily,
+    train_hourly,
+)
+from ems.learning.usage import load_usage
+from ems.mlflow_store import client as store_client
+from ems.mlflow_store import ensure_experiment
 
 log = logging.getLogger(__name__)
 
@@ -47,37 +60,54 @@ class DeviceReport:
 def train_building(store: Store, building, settings: PredictorSettings, runs, tracking_uri: str, experiment: str,
                    alias: str, artifact_root: str) -> list[DeviceReport]:
     """Train every flexible device of ``building`` with enough usage; skip (and report) the rest."""
-    usage = load_usage(store, building, *WHOLE_RECORD, runs)
-    days = [d for ds in usage.learnable_days.values() for d in ds]
-    if not days:
-        return []
-    weather = weather_frame(store, min(days), max(days))
     client = store_client(tracking_uri)
     registry.mlflow.set_tracking_uri(tracking_uri)
     experiment_id = ensure_experiment(client, experiment, artifact_root)
-    reports = []
+    return [_log_device(building.id, fitted, settings, client, experiment_id, alias)
+            for fitted in fit_building(store, building, settings, runs)]
+
+
+@dataclass
+class FittedDevice:
+    """One device's models and test metrics (``report.skipped`` says why there are none)."""
+
+    report: DeviceReport
+    daily: object = None
+    hourly: object = None
+    split: object = None
+    hourly_split: object = None
+    starts: bool = False
+    rows: int = 0
+
+
+def fit_building(store: Store, building, settings: PredictorSettings, runs):
+    """Fit and score (on the test days after all training days) the daily and hourly usage models of
+    every flexible device of ``building``, yielding one :class:`FittedDevice` each (nothing is logged)."""
+    usage = load_usage(store, building, *WHOLE_RECORD, runs)
+    days = [d for ds in usage.learnable_days.values() for d in ds]
+    if not days:
+        return
+    weather = weather_frame(store, min(days), max(days))
     for device in tqdm(building.usage_devices(), desc=f"training {building.id}",
                        unit="device", disable=None):  # shown on a terminal only
         frame = daily_frame(usage, device, weather, min(days), max(days)) if usage.learnable_days.get(device) else None
         starts = settings.hourly_target == "auto" and device in building.devices_of("discrete_phase")
-        report = _train_device(building.id, device, frame, usage, weather, settings, client, experiment_id, alias,
-                               starts)
-        reports.append(report)
-    return reports
+        yield fit_device(device, frame, usage, weather, settings, starts)
 
 
-def _train_device(building: str, device: str, frame, usage, weather, s: PredictorSettings, client, experiment_id,
-                  alias: str, starts: bool = False) -> DeviceReport:
+def fit_device(device: str, frame, usage, weather, s: PredictorSettings, starts: bool = False) -> FittedDevice:
+    """The daily (LightGBM) and hourly (CatBoost; start hours when ``starts``) models of one device and
+    their test metrics beside the frequency baselines."""
     report = DeviceReport(device)
     split = split_by_time(frame, s) if frame is not None else None
     used = int(split.train["used"].sum()) if split is not None else 0
     if split is None or used < s.min_used_days:
         report.skipped = f"{used} used days in the training days (predictor.min_used_days={s.min_used_days})"
-        return report
+        return FittedDevice(report)
     if split.test["used"].sum() == 0 or split.test["used"].min() == 1:
         report.skipped = (f"the test days {split.test['local_date'].min()}..{split.test['local_date'].max()} are "
                           "all unused or all used: no metric could be computed")
-        return report
+        return FittedDevice(report)
     report.train_days = (split.train["local_date"].min(), split.train["local_date"].max())
     report.test_days = (split.test["local_date"].min(), split.test["local_date"].max())
     daily = train_daily(split, s)
@@ -90,13 +120,25 @@ def _train_device(building: str, device: str, frame, usage, weather, s: Predicto
     yh = hourly_split.test["used"].to_numpy()
     report.hourly = metrics(yh, predict_hourly(hourly, hourly_split.test))
     report.hourly_baseline = metrics(yh, hour_baseline(hourly_split.train, hourly_split.test))
+    return FittedDevice(report, daily, hourly, split, hourly_split, starts, frame.height)
+
+
+def _log_device(building: str, fitted: FittedDevice, s: PredictorSettings, client, experiment_id,
+                alias: str) -> DeviceReport:
+    """Log a fitted device's run (params, metrics, plots) and register its models under ``alias`` rules."""
+    report, daily, hourly, split, hourly_split = (fitted.report, fitted.daily, fitted.hourly, fitted.split,
+                                                  fitted.hourly_split)
+    if report.skipped:
+        return report
+    device, starts = report.device, fitted.starts
+    y = split.test["used"].to_numpy()
     run = client.create_run(experiment_id, run_name=f"{building}_{device}", tags={"building": building, "device": device})
     run_id = run.info.run_id
     params = {**{f"lgbm.{k}": v for k, v in s.lgbm.items()}, **{f"catboost.{k}": v for k, v in s.catboost.items()},
               "hourly_target": "start hours" if starts else "used hours",
               "train_first": report.train_days[0], "train_last": report.train_days[1],
               "test_first": report.test_days[0], "test_last": report.test_days[1],
-              "daily_rows": frame.height, "hourly_rows": sum(p.height for p in (hourly_split.train, hourly_split.val,
+              "daily_rows": fitted.rows, "hourly_rows": sum(p.height for p in (hourly_split.train, hourly_split.val,
                                                                                 hourly_split.test))}
     for key, value in params.items():
         client.log_param(run_id, key, str(value))
