@@ -11,10 +11,11 @@ from ems.agents.ev import EVAgent
 from ems.building import Building
 from ems.config import config_dir, instantiate, load_config
 from ems.optim.solver import SolverSpec
+from ems.evaluation.settings import SECTIONS
 from ems.tariff import Tariff
 
 GROUPS = ["building", "mode", "battery", "ev", "prior", "solver", "tariff", "experiment", "paths", "data", "forecast",
-          "horizon", "planning", "replay", "learner", "predictor"]
+          "horizon", "planning", "replay", "learner", "predictor", "evaluation"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((config_dir() / g).glob("*.yaml"))]
 
 
@@ -59,6 +60,11 @@ def test_option_composes_and_instantiates(group, option, shipped_db, tmp_path):
         assert obj.lgbm["num_leaves"] == 31 and obj.catboost["iterations"] == 500
     elif group == "learner":
         assert (obj is None) == (option == "none") and (obj is None or callable(obj.after_day))
+    elif group == "evaluation":  # quick carries only its deltas from full
+        assert obj.name == option and obj.sections == list(SECTIONS) and obj.scenarios.keys() == {
+            "cost_only", "user_preference", "full_der"}
+        full = instantiate(load_config(["evaluation=full"]).evaluation)
+        assert (obj.buildings == full.buildings) == (option == "full") and obj.forecast == full.forecast
 
 
 def test_building_config_matches_the_shipped_meters(shipped_db):

@@ -36,6 +36,7 @@ def site(tmp_path_factory, shipped_db):
     shutil.copy(shipped_db, out / "ems.duckdb")
     base = [f"paths.output_dir={out}", "forecast=perfect"]
     _run("run.py", *base, "period.n_days=3", "prior=household", "learner=adaptive")
+    _run("run.py", *base, "period.n_days=2", "learner=forgetting", "regret.enabled=false", "name=forgetting")
     _run("run.py", *base, "experiment=compare", "period.n_days=2", "compare.modes=[baseline,phases]",
          "compare.battery=[none,home]", "regret.enabled=false")
     _run("run.py", "-m", *base, "period.n_days=2", "regret.enabled=false", "mode.w_prob=0,1", "theta=0.05,0.2",
@@ -118,7 +119,7 @@ def test_index_lists_every_run_sweep_report_and_state(visit, site):
     links = page.locator("#runs tbody a").all_inner_texts()
     expected = [str(p.relative_to(site)) for p in [*_runs(site, "runs"), *_runs(site, "multiruns")]
                 if (p / "summary.json").is_file() or p.parent.name == "compare"]
-    assert sorted(links) == sorted(expected) and len(links) == 2 + 4
+    assert sorted(links) == sorted(expected) and len(links) == 3 + 4
     assert len(page.locator("#reports li").all()) == 1
     assert page.locator("a[href='/ui/pmf/residential4']").count() == 1
 
@@ -147,6 +148,16 @@ def test_run_page_plots_the_runs_own_numbers(visit, site):
         assert traces["PV"]["y"] == pytest.approx(mine["pv_kw"].to_list())
     updates = pl.read_parquet(folder / "pmf_updates.parquet").filter(pl.col("day_type") == "weekday")
     assert page.locator("div[id^='fig-pmf_']").count() == updates["device"].n_unique() > 0
+
+
+def test_run_page_shows_a_rule_learners_final_pmfs(visit, site):
+    folder = next(p for p in _runs(site, "runs") if p.parent.name == "forgetting")
+    final = pl.read_parquet(folder / "learner_pmfs.parquet")
+    page = visit(f"/ui/run?path={folder.relative_to(site)}", "run_forgetting")
+    z = _figure(page, "pmf_final")["data"][0]["z"]
+    assert len(z) == final.select("device", "day_type").n_unique() and all(len(row) == 24 for row in z)
+    first = final.sort("device", "day_type", "hour").head(24)["p"].to_list()
+    assert z[0] == pytest.approx(first)
 
 
 def test_compare_page_shows_each_mode(visit, site):
@@ -221,3 +232,9 @@ def test_unknown_paths_are_404_naming_them(dashboard):
     assert dashboard.status("/ui/run?path=../../etc") == 404
     assert dashboard.status("/ui/run?path=runs/nothing") == 404
     assert dashboard.status("/ui/pmf/residential9") == 404
+
+
+def test_odd_paths_are_404_not_500(dashboard):
+    for path in ("/ui/run?path=%00", "/ui/run?path=" + "a" * 5000, "/ui/files/%00x", "/ui/sweep?path=runs",
+                 "/ui/files/runs"):
+        assert dashboard.status(path) == 404, path

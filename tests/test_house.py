@@ -212,7 +212,7 @@ def test_replay_and_service_pose_the_ev_the_same_way(shipped_db, tmp_path):
 
 #: Layers from the bottom; a module may import its own layer and those below, never one above.
 LAYERS = [("config", "checks", "messages", "data"), ("optim",), ("building", "tariff", "learning", "forecasting"), ("planning",), ("agents",),
-          ("experiment",), ("service", "cli", "__main__")]
+          ("experiment",), ("evaluation",), ("service", "dashboard", "cli", "__main__")]
 
 
 def _imports(path: Path) -> set[str]:

@@ -87,12 +87,16 @@ def dashboard_router(output_dir: Path, tracking_uri: str) -> APIRouter:
                 figures[f"pmf_{device}"] = charts.heatmap(np.array(rows["after"].to_list()),
                                                           rows["day"].cast(pl.String).to_list(),
                                                           f"{device}: PMF after each weekday update", y_title="day")
-        table = {k: [_fmt(c.get(key), fmt) for c in columns.values()] for key, _, _, fmt in ROWS
-                 for k in [key] if any(key in c for c in columns.values())}
+        final = stores.learner_pmfs(folder)
+        if not final.is_empty():
+            rows = final.sort("device", "day_type", "hour").group_by("device", "day_type", maintain_order=True)
+            labels, z = zip(*((f"{d} {t}", g["p"].to_list()) for (d, t), g in rows))
+            figures["pmf_final"] = charts.heatmap(np.array(z), list(labels), "the learner's final PMFs")
+        comparison = {key: (f"{name} {unit}".strip(), [_fmt(c.get(key), fmt) for c in columns.values()])
+                      for key, name, unit, fmt in ROWS if any(key in c for c in columns.values())}
         return _page("run.html", title=f"run {path}", run=r, label=label, totals=totals, kpis=kpi_rows(totals),
                      days=days, day=chosen, n_days=per_day.height, figures=figures, columns=list(columns),
-                     comparison={key: (f"{lbl} {unit}".strip(), table[key]) for key, lbl, unit, _ in ROWS
-                                 if key in table})
+                     comparison=comparison)
 
     @router.get("/sweep", response_class=HTMLResponse)
     def sweep(path: str, x: str | None = None, y: str | None = None) -> HTMLResponse:
@@ -148,7 +152,7 @@ def dashboard_router(output_dir: Path, tracking_uri: str) -> APIRouter:
 
 def add_dashboard(app: FastAPI, output_dir: Path, tracking_uri: str, prefix: str = "/ui") -> FastAPI:
     """Mount the dashboard on ``app`` at ``prefix``; a path it has no data for is a 404 naming it."""
-    app.include_router(dashboard_router(output_dir, tracking_uri), prefix=prefix)
+    app.include_router(dashboard_router(output_dir, tracking_uri), prefix=prefix, include_in_schema=False)  # pages
 
     @app.exception_handler(stores.NotFound)
     async def not_found(request: Request, exc: stores.NotFound) -> JSONResponse:

@@ -50,21 +50,26 @@ class Run:
         p = self.config.get("period") or {}
         return f"{p.get('start')} + {p.get('n_days')} days"
 
-    @property
-    def mode(self) -> str:
-        return str((self.config.get("mode") or {}).get("name") or (self.config.get("mode") or {}).get("_target_", "")
-                   .rsplit(".", 1)[-1].lower())
-
 
 def inside(root: Path, relative: str) -> Path:
     """``root / relative`` if it stays inside ``root`` (no ``..`` or absolute tricks), else NotFound."""
     root = root.resolve()
-    path = (root / relative).resolve()
+    try:
+        path = (root / relative).resolve()
+    except (OSError, ValueError):  # e.g. a NUL byte or a name too long for the file system
+        raise NotFound(f"{relative!r}: not a path under the output folder") from None
     if path != root and root not in path.parents:
         raise NotFound(f"{relative}: not under the output folder")
-    if not path.exists():
+    if not _exists(path):
         raise NotFound(f"{relative}: no such run or file")
     return path
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def summary_of(folder: Path) -> dict:
@@ -205,6 +210,12 @@ def pmf_state(root: Path, building: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         updates = pl.from_arrow(con.sql("SELECT device, day_type, day, js_step, after FROM pmf_updates ORDER BY day")
                                 .to_arrow_table()) if "pmf_updates" in tables else pl.DataFrame()
     return state, updates
+
+
+def learner_pmfs(folder: Path) -> pl.DataFrame:
+    """A rule learner's final PMFs (device, day_type, hour, p), if the run had one."""
+    path = folder / "learner_pmfs.parquet"
+    return pl.read_parquet(path) if path.is_file() else pl.DataFrame()
 
 
 def learner_updates(folder: Path) -> pl.DataFrame:

@@ -229,7 +229,11 @@ def sensitivity_section(s: EvaluationSettings, results: dict[str, JobResult], ou
         "price forecast beyond the day": [(p, _get(results, f"sensitivity/price_{p}")) for p in c.price_forecast],
         "load and PV forecast": [(f, _get(results, f"sensitivity/forecast_{f}")) for f in c.forecasts],
     }
-    tables = []
+    tables, flat = [], []
+    for knob, points in grids.items():
+        costs = [t["energy_cost_eur"] for _, t in points if "energy_cost_eur" in t]
+        if len(costs) > 1 and max(costs) - min(costs) < 0.005:
+            flat.append(f"**{knob}** changed nothing here: every run costs {costs[0]:.2f} EUR to the cent.")
     fig, axes = plt.subplots(1, len(grids), figsize=(4 * len(grids), 3.6))
     for ax, (knob, points) in zip(np.atleast_1d(axes), grids.items()):
         tables.append(Table([knob, "cost EUR", "savings EUR", "savings %", "satisfaction %", "battery cycles"],
@@ -247,7 +251,7 @@ def sensitivity_section(s: EvaluationSettings, results: dict[str, JobResult], ou
             "horizon with battery=home (what is left in it at midnight is what tomorrow's prices are for), whose hours "
             "after midnight are priced as known (perfect) or as a week before (last_week) - "
             "the only price-forecast error ems has, since a day's own day-ahead prices are published before it is "
-            "planned; load and PV forecast: phases planned on each forecast.", *_notes(results, "sensitivity/")]
+            "planned; load and PV forecast: phases planned on each forecast.", *flat, *_notes(results, "sensitivity/")]
     return Section("sensitivity", "Sensitivity", "appendix C.3", text, tables, ["sensitivity.png"], [],
                    _configs(results, "sensitivity/", out))
 

@@ -14,7 +14,7 @@ import logging
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from hydra.core.hydra_config import HydraConfig
 import polars as pl
@@ -84,16 +84,17 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path | None = None, parent
     run; the first combination's objective is returned. ``parent_run_id``
     nests the run(s) under a sweep's MLflow run; ``job_label`` prefixes their names.
     """
-    columns, title = execute(cfg, output_dir, parent_run_id, job_label, overrides)
-    print(table(columns, title))
-    return objective(cfg.objective, next(iter(columns.values())))
+    columns, _ = execute(cfg, output_dir, parent_run_id, job_label, overrides,
+                         shown=lambda c, title: print(table(c, title)))  # before recording ends: a broken
+    return objective(cfg.objective, next(iter(columns.values())))  # store still leaves the table printed
 
 
 def execute(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id: str | None = None,
-            job_label: str | None = None, overrides: list[str] | None = None
-            ) -> tuple[dict[str, dict[str, float]], str]:
-    """Run the configured experiment, write and record its outputs as :func:`run_experiment` does, print
-    nothing; return label -> totals and the KPI table's title (what ``python -m ems evaluate`` collects)."""
+            job_label: str | None = None, overrides: list[str] | None = None,
+            shown: Callable[[dict, str], None] | None = None) -> tuple[dict[str, dict[str, float]], str]:
+    """Run the configured experiment, write and record its outputs as :func:`run_experiment` does; return
+    label -> totals and the KPI table's title (what ``python -m ems evaluate`` collects). ``shown`` gets
+    both before the recorder finishes (the runner prints the table there); nothing is printed otherwise."""
     check_experiment(cfg)  # before anything runs: a meaningless config is one line, exit 2
     recorder = _recorder(cfg)  # first: its helper process imports MLflow while the rest runs
     try:
@@ -104,8 +105,11 @@ def execute(cfg: DictConfig, output_dir: str | Path | None = None, parent_run_id
     except BaseException:
         recorder.abandon()
         raise
+    title = _title(first, period)
+    if shown is not None:
+        shown(columns, title)
     recorder.close()
-    return columns, _title(first, period)
+    return columns, title
 
 
 def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_label, overrides):
