@@ -16,11 +16,23 @@ import polars as pl
 from ems.checks import require_non_negative
 
 
+#: Months in a year: an annual demand rate (EUR per kW-year) is billed as a twelfth on each month's peak.
+MONTHS = 12
+
+
 @dataclass
 class Tariff:
-    """Base: a fixed feed-in tariff for exports."""
+    """Base: a fixed feed-in tariff for exports and an optional demand (capacity) charge:
+    ``demand_eur_kw_year`` EUR per kW-year, billed each month as a twelfth of it per kW of that month's
+    peak hourly import (Europe/Berlin calendar months)."""
 
     feed_in_eur_kwh: float
+    demand_eur_kw_year: float = 0.0
+
+    @property
+    def demand_eur_kw_month(self) -> float:
+        """EUR per kW of a month's peak import."""
+        return float(self.demand_eur_kw_year) / MONTHS
 
     def import_price(self, hours: pl.DataFrame) -> np.ndarray:
         raise NotImplementedError
@@ -42,7 +54,7 @@ class DynamicTariff(Tariff):
     vat: float = 0.0
 
     def __post_init__(self) -> None:
-        require_non_negative(self, "feed_in_eur_kwh", "surcharges_eur_kwh", "vat")
+        require_non_negative(self, "feed_in_eur_kwh", "demand_eur_kw_year", "surcharges_eur_kwh", "vat")
 
     def import_price(self, hours: pl.DataFrame) -> np.ndarray:
         spot = hours["price_eur_mwh"].cast(pl.Float64).fill_null(np.nan).to_numpy() / 1000.0
@@ -57,7 +69,7 @@ class FixedTariff(Tariff):
     monthly_eur_kwh: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        require_non_negative(self, "feed_in_eur_kwh", "price_eur_kwh")
+        require_non_negative(self, "feed_in_eur_kwh", "demand_eur_kw_year", "price_eur_kwh")
 
     def import_price(self, hours: pl.DataFrame) -> np.ndarray:
         month = hours["local_date"].dt.strftime("%Y-%m")
@@ -77,7 +89,7 @@ class TimeOfUseTariff(Tariff):
     peak_weekdays: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
 
     def __post_init__(self) -> None:
-        require_non_negative(self, "feed_in_eur_kwh", "peak_eur_kwh", "offpeak_eur_kwh")
+        require_non_negative(self, "feed_in_eur_kwh", "demand_eur_kw_year", "peak_eur_kwh", "offpeak_eur_kwh")
         if not 0 <= self.peak_start_hour < self.peak_end_hour <= 24:
             raise ValueError(
                 f"tariff.peak_start_hour/peak_end_hour={self.peak_start_hour}/{self.peak_end_hour}: "

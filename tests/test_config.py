@@ -23,7 +23,7 @@ def test_every_group_has_options():
     assert set(GROUPS) == {p.name for p in config_dir().iterdir() if p.is_dir()}  # no group left untested
     assert {g for g, _ in OPTIONS} == set(GROUPS)
     assert {o for g, o in OPTIONS if g == "building"} == {"industrial3", *(f"residential{i}" for i in range(1, 7))}
-    assert {o for g, o in OPTIONS if g == "tariff"} == {"dynamic", "fixed", "tou"}
+    assert {o for g, o in OPTIONS if g == "tariff"} == {"dynamic", "fixed", "tou", "industrial"}
 
 
 @pytest.mark.parametrize("group, option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
@@ -94,12 +94,15 @@ def test_building_config_matches_the_shipped_meters(shipped_db):
         ("planning.n_scenarios=0", "planning.n_scenarios=0 must be a whole number >= 1"),
         ("+planning.foo=1", "planning.foo: unknown key (known keys: n_scenarios, source, correlation"),
         ("horizon.replan_hours=24", "horizon.replan_hours=24: must be null (plan once a day) or a whole number"),
+        ("mode.late_quantile=2", "mode.late_quantile=2: must be a fraction in [0, 1]"),
+        ("+mode.late=0.1", "mode.late: unknown key (known keys: opportunity_quantile, opportunity_share"),
+        ("tariff.demand_eur_kw_year=-5", "tariff.demand_eur_kw_year=-5"),
     ],
 )
 def test_bad_config_values_name_the_key(override, message):
     group = override.lstrip("+").split(".")[0]
     extra = {"battery": ["battery=home"], "ev": ["ev=home"], "planning": ["planning=stochastic"],
-             "horizon": ["horizon=mpc"]}.get(group, [])
+             "horizon": ["horizon=mpc"], "mode": ["mode=seed_heuristic"], "tariff": ["tariff=industrial"]}.get(group, [])
     with pytest.raises(Exception) as err:
         instantiate(load_config([*extra, override]).get(group), where=group)
     assert message in str(err.value)

@@ -40,6 +40,12 @@ def peak_import_kw(import_kw) -> float:
     return float(np.max(import_kw, initial=0.0))
 
 
+def demand_charge_eur(month_peak_kw, eur_per_kw_month) -> float:
+    """The demand charges (EUR) of whole billing months: each month's peak import (kW) times its rate
+    (EUR per kW of the month's peak)."""
+    return float(np.dot(np.asarray(month_peak_kw, float), np.asarray(eur_per_kw_month, float)))
+
+
 def peak_reduction_pct(baseline_peak_kw: float, peak_kw: float) -> float:
     """How much lower the peak import is than the baseline's (%)."""
     return share_pct(baseline_peak_kw - peak_kw, baseline_peak_kw)

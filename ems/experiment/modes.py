@@ -15,6 +15,7 @@ import numpy as np
 
 from ems.agents.flexible import FlexibleDeviceAgent, InfeasibleDevice
 from ems.experiment.problem import DayProblem
+from ems.optim.heuristics import SeedRules, seed_heuristic_schedule
 from ems.optim.kinds import EV, device_kind
 from ems.optim.optimize import optimize_day, price
 from ems.optim.request import DayRequest, Grid
@@ -50,7 +51,7 @@ class Baseline:
         result.import_kw, result.export_kw = np.maximum(net, 0).tolist(), np.maximum(-net, 0).tolist()
         price(request, result)
         result.penalty_eur = 0.0
-        result.objective_eur = result.energy_cost_eur + result.degradation_eur
+        result.add_up()
         validate(request, result)
         return result
 
@@ -61,7 +62,8 @@ class Baseline:
 
 @dataclass
 class RuleBased:
-    """Cheapest window outside the dearest quarter per cycle; battery by price quartiles."""
+    """Cheapest window outside the dearest quarter per cycle; the battery by price quartiles alone (it
+    ignores PV: a simple price rule, not the seed's strategy, which is :class:`SeedHeuristic`)."""
 
     name: str = "rule_based"
     uses_battery: bool = True
@@ -69,6 +71,32 @@ class RuleBased:
 
     def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayResult:
         return rule_based_schedule(request)
+
+    def prepare(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> None:
+        """Not one MILP: not re-planned inside the day."""
+        return None
+
+
+@dataclass
+class SeedHeuristic:
+    """The seed system's own heuristics (ems.optim.heuristics): the EV by its three phases, the battery by
+    its priorities (PV surplus, dear hours, arbitrage), devices as the rule-based scheduler places them."""
+
+    opportunity_quantile: float = 0.25
+    opportunity_share: float = 0.5
+    critical_frac: float = 0.95
+    late_quantile: float = 0.10
+    arbitrage_quantile: float = 0.25
+    name: str = "seed_heuristic"
+    uses_battery: bool = True
+    plans_ahead: bool = True
+
+    def __post_init__(self) -> None:
+        self.rules = SeedRules(self.opportunity_quantile, self.opportunity_share, self.critical_frac,
+                               self.late_quantile, self.arbitrage_quantile)
+
+    def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> DayResult:
+        return seed_heuristic_schedule(request, self.rules)
 
     def prepare(self, problem: DayProblem, request: DayRequest, experiment: "Experiment") -> None:
         """Not one MILP: not re-planned inside the day."""

@@ -100,9 +100,11 @@ class Planning(Protocol):
 
 @runtime_checkable
 class Tariff(Protocol):
-    """Import and export prices (EUR/kWh) per hour of an hour table."""
+    """Import and export prices (EUR/kWh) per hour of an hour table, and the demand charge (EUR per kW of
+    a month's peak import; 0: none)."""
 
     feed_in_eur_kwh: float
+    demand_eur_kw_month: float
 
     def import_price(self, hours: pl.DataFrame) -> np.ndarray: ...
 

@@ -20,7 +20,7 @@ from ems.experiment.protocols import Experiment
 from ems.experiment.settlement import Settled, settle
 from ems.forecasting import pinball
 from ems.learning.priors import PmfSource
-from ems.optim.request import DayRequest
+from ems.optim.request import DayRequest, DemandCharge
 from ems.optim.result import DayResult
 from ems.planning.horizon import commit, extend
 from ems.planning.mpc import replan
@@ -67,6 +67,8 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
     following = {a.day: b for a, b in zip(days, days[1:]) if (b.day - a.day).days == 1}
     preceding = {b.day: a for a, b in zip(days, days[1:]) if (b.day - a.day).days == 1}
     prices = _price_lookup(days) if ahead and exp.horizon.price_forecast == "last_week" else {}
+    demand_rate = float(exp.tariff.demand_eur_kw_month)
+    month_peak: dict[tuple[int, int], float] = {}  # the settled peak import (kW) of each month so far
     posed: dict = {}
     ev = coordinator.ev
     if ev is not None:
@@ -113,6 +115,10 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         except ValueError as exc:  # e.g. metered EV charging beyond the configured car: a data fact, counted
             skip(str(exc))
             continue
+        month = (day.day.year, day.day.month)
+        if demand_rate > 0:  # a new peak costs only its increment over the month's peak so far
+            request = request.model_copy(update={"demand_charge": DemandCharge(
+                eur_per_kw=demand_rate, peak_so_far_kw=month_peak.get(month, 0.0))})
         planned = request
         if after is not None:
             later = _priced(after[0], day, exp.horizon.price_forecast, prices)
@@ -136,6 +142,7 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         if ev is not None:
             ev.end_day(day.day, plan, n, links["ev_after"] is not None)
         settled = settle(plan, problem.actual_base_kw, problem.actual_pv_kw)
+        month_peak[month] = max(month_peak.get(month, 0.0), float(settled.import_kw.max(initial=0.0)))
         exp.planning.observe(predicted, problem.actual_base_kw, problem.actual_pv_kw)
         rows.append(_record(problem, request, plan, settled, baseline, exp, str(day.day) in infeasible)
                     | _forecast_errors(problem, _day_part(predicted, n), naive))
@@ -289,6 +296,7 @@ def _record(problem: DayProblem, request: DayRequest, plan: DayResult, actual: S
         "starts_as_household": kpis.as_household(*_start_pairs(problem, plan), exp.replay.satisfaction_tolerance_h),
         "jobs_widened": sum(w.endswith(WIDENED) for w in plan.warnings),
         "degradation_eur": plan.degradation_eur or 0.0, "penalty_eur": plan.penalty_eur or 0.0,
+        "demand_eur_kw_month": float(exp.tariff.demand_eur_kw_month),
         "build_seconds": plan.build_seconds, "solve_seconds": plan.solve_seconds,
     }
 

@@ -18,6 +18,8 @@ ROWS = [
     ("energy_cost_eur", "energy cost", "EUR", "{:.2f}"),
     ("baseline_cost_eur", "baseline cost", "EUR", "{:.2f}"),
     ("metered_cost_eur", "metered bill (intra-hour)", "EUR", "{:.2f}"),
+    ("demand_charge_eur", "demand charge", "EUR", "{:.2f}"),
+    ("baseline_demand_charge_eur", "baseline demand charge", "EUR", "{:.2f}"),
     ("savings_eur", "savings", "EUR", "{:.2f}"),
     ("savings_pct", "savings (of import cost)", "%", "{:.2f}"),
     ("peak_import_kw", "peak import", "kW", "{:.2f}"),
@@ -43,6 +45,9 @@ ROWS = [
     ("solve_seconds", "solve time", "s", "{:.2f}"),
 ]
 
+#: Rows shown only when some run has them (a tariff with a demand charge).
+OPTIONAL_ROWS = ("demand_charge_eur", "baseline_demand_charge_eur")
+
 #: KPIs where more is better (a report ranks them highest first; a Pareto front maximises them).
 MAXIMIZED = ("learning_score", "savings_eur", "savings_pct", "preference_satisfaction_pct", "starts_in_pmf_pct",
              "pv_self_consumption_pct", "self_sufficiency_pct", "peak_reduction_pct")
@@ -58,7 +63,10 @@ def totals(outcome: ReplayOutcome) -> dict[str, float]:
     if d.is_empty():
         return {"days": 0.0, "skipped_days": skipped, "infeasible_days": 0.0}
     s = {c: float(d[c].sum()) for c in d.columns if d[c].dtype.is_numeric() and c not in ("hours",)}
-    saved, saved_pct = kpis.savings(s["baseline_cost_eur"], s["energy_cost_eur"], s["baseline_import_cost_eur"])
+    demand = _demand_totals(d)
+    saved, saved_pct = kpis.savings(s["baseline_cost_eur"] + demand.get("baseline_demand_charge_eur", 0.0),
+                                    s["energy_cost_eur"] + demand.get("demand_charge_eur", 0.0),
+                                    s["baseline_import_cost_eur"])
     peak, base_peak = float(d["peak_import_kw"].max()), float(d["baseline_peak_import_kw"].max())
     used_pv = [s["pv_kwh"]], [s["export_kwh"]], [s["curtailed_kwh"]]
     return {
@@ -77,8 +85,21 @@ def totals(outcome: ReplayOutcome) -> dict[str, float]:
         "jobs_widened": s["jobs_widened"],
         "build_seconds": s["build_seconds"], "solve_seconds": s["solve_seconds"],
         "import_kwh": s["import_kwh"], "export_kwh": s["export_kwh"], "pv_kwh": s["pv_kwh"],
-        **_forecast_totals(d),
+        **demand, **_forecast_totals(d),
     }
+
+
+def _demand_totals(d: pl.DataFrame) -> dict[str, float]:
+    """The demand charges of the plan and of the baseline: each calendar month's peak import (of its
+    replayed days) at the month's rate; none without a demand charge. A month the period covers only in
+    part is billed on its replayed days' peak."""
+    if "demand_eur_kw_month" not in d.columns or not (d["demand_eur_kw_month"] > 0).any():
+        return {}
+    months = d.group_by(pl.col("local_date").dt.strftime("%Y-%m")).agg(
+        pl.col("peak_import_kw").max(), pl.col("baseline_peak_import_kw").max(), pl.col("demand_eur_kw_month").max())
+    return {"demand_charge_eur": kpis.demand_charge_eur(months["peak_import_kw"], months["demand_eur_kw_month"]),
+            "baseline_demand_charge_eur": kpis.demand_charge_eur(months["baseline_peak_import_kw"],
+                                                                 months["demand_eur_kw_month"])}
 
 
 def _forecast_totals(d: pl.DataFrame) -> dict[str, float]:
@@ -114,6 +135,8 @@ def table(columns: dict[str, dict[str, float]], title: str) -> str:
     width = max(12, *(len(n) + 2 for n in names))
     lines = [title, f"{'':<30}" + "".join(f"{n:>{width}}" for n in names)]
     for key, label, unit, fmt in ROWS:
+        if key in OPTIONAL_ROWS and not any(key in c for c in columns.values()):
+            continue
         cells = []
         for n in names:
             value = columns[n].get(key)

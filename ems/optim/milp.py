@@ -99,7 +99,7 @@ class Model:
     _entries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     _load: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     costs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(
-        default_factory=lambda: {"energy": [], "degradation": [], "penalty": []})
+        default_factory=lambda: {"energy": [], "degradation": [], "penalty": [], "demand": []})
     n_cols: int = 0
     n_rows: int = 0
 
@@ -140,7 +140,7 @@ class Model:
         self._load.append((steps.ravel(), cols.ravel(), coefs.ravel()))
 
     def cost(self, term: str, cols: Any, coefs: Any) -> None:
-        """Objective ``coefs * x[cols]`` (EUR) under ``term``: energy, degradation or penalty."""
+        """Objective ``coefs * x[cols]`` (EUR) under ``term``: energy, degradation, penalty or demand."""
         cols, coefs = np.broadcast_arrays(np.asarray(cols), np.asarray(coefs, float))
         self.costs[term].append((cols.ravel(), coefs.ravel()))
 

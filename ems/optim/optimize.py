@@ -201,13 +201,14 @@ def extract(m: Model, mat: Matrix, x: np.ndarray, status: str, solver: str) -> D
         kind.extract(m, x, spec, result)
     price(r, result)
     result.penalty_eur = float(m.term_vector("penalty") @ x) if m.costs["penalty"] else 0.0
-    result.objective_eur = result.energy_cost_eur + result.degradation_eur + result.penalty_eur
+    result.add_up()
     return result
 
 
 def price(r: DayRequest, result: DayResult) -> None:
-    """Energy cost (import cost - export revenue) and storage degradation of ``result``, EUR."""
+    """Energy cost (import cost - export revenue), storage degradation and the demand charge of ``result``, EUR."""
     result.energy_cost_eur = energy_cost_eur(np.asarray(result.import_kw), np.asarray(result.export_kw),
                                              r.import_price_eur_kwh, r.export_price_eur_kwh, r.step_hours)
     result.degradation_eur = float(sum(STORAGE_KINDS[key].degradation_eur(r, spec, getattr(result, key))
                                        for key, spec in r.storages()))
+    result.demand_eur = grid.demand_eur(r, result.import_kw)

@@ -22,12 +22,12 @@ from ems.messages import one_line
 from ems.optim.kinds import DEVICE_KINDS, STORAGE_KINDS
 from ems.optim.kinds.base import NonNegative, Number, Positive, Record
 from ems.optim.kinds.cycle import DiscretePhaseDevice
-from ems.optim.kinds.grid import Grid
+from ems.optim.kinds.grid import DemandCharge, Grid
 from ems.optim.kinds.storage import BatterySpec, EVSession, EVSpec
 from ems.optim.kinds.window import PartialUsageDevice
 from ems.optim.solver import SolverSpec
 
-__all__ = ["BatterySpec", "DayRequest", "Device", "DiscretePhaseDevice", "EVSession", "EVSpec", "Grid",
+__all__ = ["BatterySpec", "DayRequest", "DemandCharge", "Device", "DiscretePhaseDevice", "EVSession", "EVSpec", "Grid",
            "PartialUsageDevice", "RequestError", "SolverSpec", "parse_request", "request_error"]
 
 R = TypeVar("R", bound=Record)
@@ -73,6 +73,7 @@ class DayRequest(Record):
     theta: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.05
     solver: SolverSpec = Field(default_factory=SolverSpec)
     pv_curtailable: bool = True
+    demand_charge: DemandCharge | None = None
     _warnings: list[str] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="before")

@@ -34,7 +34,7 @@ class DayResult:
     """A checked schedule (status ``optimal`` or ``feasible``) or a diagnosis.
 
     ``energy_cost_eur`` is import cost minus export revenue; ``objective_eur``
-    adds battery degradation and the preference penalty.
+    adds battery degradation, the preference penalty and the demand charge.
     """
 
     status: str
@@ -42,6 +42,9 @@ class DayResult:
     objective_eur: float | None = None
     degradation_eur: float | None = None
     penalty_eur: float | None = None
+    #: Demand charge of the horizon's new peak: ``demand_charge.eur_per_kw`` x (peak import - the peak
+    #: so far, when above it), EUR; 0 without a demand charge.
+    demand_eur: float | None = None
     import_kw: list[float] = field(default_factory=list)
     export_kw: list[float] = field(default_factory=list)
     pv_curtailed_kw: list[float] = field(default_factory=list)
@@ -59,6 +62,11 @@ class DayResult:
     solve_seconds: float = 0.0
     n_variables: int = 0
     n_constraints: int = 0
+
+    def add_up(self) -> None:
+        """``objective_eur`` = energy cost + degradation + preference penalty + demand charge (EUR)."""
+        self.objective_eur = sum(v or 0.0 for v in (self.energy_cost_eur, self.degradation_eur, self.penalty_eur,
+                                                    self.demand_eur))
 
     @property
     def ok(self) -> bool:

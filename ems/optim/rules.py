@@ -59,6 +59,6 @@ def rule_based_schedule(r: DayRequest) -> DayResult:
     result.import_kw, result.export_kw, result.pv_curtailed_kw = imp.tolist(), exp.tolist(), curtail.tolist()
     price(r, result)
     result.penalty_eur = penalty
-    result.objective_eur = result.energy_cost_eur + result.degradation_eur + penalty
+    result.add_up()
     validate(r, result)
     return result

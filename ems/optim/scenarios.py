@@ -84,7 +84,7 @@ def build_scenario_model(request: DayRequest, scenarios: list[Scenario], cvar_we
         m.request = request.model_copy(update={"base_load_kw": np.maximum(s.base_kw, 0.0).tolist(),
                                                "pv_kw": np.maximum(s.pv_kw, 0.0).tolist()})
         m.vars, m._load = {}, list(first_load)
-        marks = {term: len(m.costs[term]) for term in ("energy", "degradation")}
+        marks = {term: len(m.costs[term]) for term in ("energy", "degradation", "demand")}  # each scenario's
         grid.define(m)
         for key, spec in m.request.storages():
             STORAGE_KINDS[key].define(m, spec)
@@ -140,7 +140,7 @@ def optimize_scenarios(request: DayRequest, scenarios: list[Scenario], settings:
     rest.devices = first.devices
     price(request, rest)
     rest.penalty_eur = float(built.model.term_vector("penalty") @ solved.x) if built.model.costs["penalty"] else 0.0
-    rest.objective_eur = rest.energy_cost_eur + rest.degradation_eur + rest.penalty_eur
+    rest.add_up()
     rest.build_seconds += build_s
     rest.solve_seconds += solved.seconds
     rest.n_variables, rest.n_constraints = mat.n_cols, mat.n_rows

@@ -61,9 +61,14 @@ def violations(r: DayRequest, res: DayResult) -> list[str]:
     cost = float(dt * (np.dot(imp, r.import_price_eur_kwh) - np.dot(exp, r.export_price_eur_kwh)))
     check(res.energy_cost_eur is not None and abs(cost - res.energy_cost_eur) <= TOL * max(1, n),
           f"energy_cost_eur: reported {res.energy_cost_eur}, recomputed {cost:.6f}")
-    total = (res.energy_cost_eur or 0) + (res.degradation_eur or 0) + (res.penalty_eur or 0)
+    demand = 0.0
+    if r.demand_charge is not None and r.demand_charge.eur_per_kw > 0:  # recomputed from the imports alone
+        demand = r.demand_charge.eur_per_kw * max(float(imp.max()) - r.demand_charge.peak_so_far_kw, 0.0)
+    check(abs((res.demand_eur or 0.0) - demand) <= TOL * max(1, r.demand_charge.eur_per_kw if r.demand_charge else 1),
+          f"demand_eur: reported {res.demand_eur}, the peak import {float(imp.max()):.6f} kW gives {demand:.6f}")
+    total = (res.energy_cost_eur or 0) + (res.degradation_eur or 0) + (res.penalty_eur or 0) + demand
     check(res.objective_eur is not None and abs(total - res.objective_eur) <= TOL * max(1, n),
-          f"objective_eur: reported {res.objective_eur}, cost + degradation + penalty = {total:.6f}")
+          f"objective_eur: reported {res.objective_eur}, cost + degradation + penalty + demand = {total:.6f}")
     return found
 
 

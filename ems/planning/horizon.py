@@ -104,5 +104,6 @@ def commit(plan: DayResult, day: DayRequest) -> DayResult:
                         pv_curtailed_kw=list(plan.pv_curtailed_kw[:n]), devices=devices,
                         battery=_storage(plan.battery, n), ev=_storage(plan.ev, n))
     price(day, committed)
-    committed.objective_eur = committed.energy_cost_eur + committed.degradation_eur + (plan.penalty_eur or 0.0)
+    committed.penalty_eur = plan.penalty_eur or 0.0
+    committed.add_up()
     return committed

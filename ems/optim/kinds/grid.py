@@ -1,4 +1,4 @@
-"""The grid connection: import/export within limits, PV curtailment, energy cost.
+"""The grid connection: import/export within limits, PV curtailment, energy cost, a demand charge.
 
 A binary forbids importing and exporting in one step wherever export pays at
 least import (elsewhere doing both can never pay, so an optimum does it only
@@ -22,6 +22,23 @@ class Grid(Record):
     max_export_kw: NonNegative
 
 
+class DemandCharge(Record):
+    """A capacity charge on the peak import: ``eur_per_kw`` per kW of the billing period's peak (e.g. a
+    month's), of which ``peak_so_far_kw`` is already set (billed anyway): a plan pays only for raising it."""
+
+    label = "demand charge"
+    eur_per_kw: NonNegative
+    peak_so_far_kw: NonNegative = 0.0
+
+
+def demand_eur(r, import_kw) -> float:
+    """The demand charge a schedule adds (EUR): the rate times its peak import above the peak so far."""
+    d = r.demand_charge
+    if d is None or d.eur_per_kw == 0 or len(import_kw) == 0:
+        return 0.0
+    return float(d.eur_per_kw * max(float(np.max(import_kw)) - d.peak_so_far_kw, 0.0))
+
+
 def define(m) -> None:
     """Import, export and curtailment columns (kW) per step, their energy cost, and the direction
     binaries where export pays at least import."""
@@ -43,6 +60,14 @@ def define(m) -> None:
     needed = np.ones(m.n, dtype=bool) if m.full else sell >= buy
     m.pair("grid", imp, exp, g.max_import_kw, g.max_export_kw, needed & both_possible)
     m.vars["grid"] = {"import": imp, "export": exp, "curtail": curtail}
+    d = r.demand_charge
+    if d is not None and d.eur_per_kw > 0:  # peak >= every step's import and >= the peak so far (billed anyway)
+        peak = m.columns(1, d.peak_so_far_kw, max(g.max_import_kw, d.peak_so_far_kw))
+        rows = m.rows(m.n, -np.inf, 0.0)
+        m.coefs(rows, imp, 1.0)
+        m.coefs(rows, peak[0], -1.0)
+        m.cost("demand", peak, d.eur_per_kw)  # the constant eur_per_kw x peak_so_far is left in: same optimum
+        m.vars["grid"]["peak"] = peak
 
 
 def extract(m, x: np.ndarray, result: DayResult) -> None:
