@@ -24,12 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ems.optim.kinds import device_kind
 from ems.optim.kinds.storage import EV, BatterySpec, EVSpec
-from ems.optim.optimize import price
 from ems.optim.request import DayRequest
 from ems.optim.result import DayResult, StorageSchedule
-from ems.optim.validate import validate
+from ems.optim.rules import place_devices, settle_rules
 
 
 @dataclass(frozen=True)
@@ -62,18 +60,9 @@ def seed_heuristic_schedule(r: DayRequest, rules: SeedRules = SeedRules()) -> Da
     """Schedule ``r`` by the seed's heuristics (see the module docstring)."""
     prices, pv = np.asarray(r.import_price_eur_kwh, float), np.asarray(r.pv_kw, float)
     result = DayResult(status="feasible", solver="seed_heuristic")
-    problems, penalty = [], 0.0
-    for d in r.devices:
-        kind = device_kind(d.flex_model)
-        problem = kind.rule_schedule(r, d, prices, np.zeros(r.n_steps), result)
-        if problem:
-            problems.append(problem)
-        else:
-            penalty += kind.penalty_eur(r, d, result.devices[d.name])
+    problems, penalty, load = place_devices(r, prices, result)
     if problems:
         return DayResult(status="infeasible", diagnosis=problems, solver="seed_heuristic")
-    load = np.asarray(r.base_load_kw, float) + sum((np.asarray(s.power_kw) for s in result.devices.values()),
-                                                  np.zeros(r.n_steps))
     if r.ev is not None:
         charge = ev_three_phase(r.ev, prices, load - pv, r.step_hours, rules)
         result.ev = EV.from_charge(r.ev, charge, r.step_hours)
@@ -85,23 +74,7 @@ def seed_heuristic_schedule(r: DayRequest, rules: SeedRules = SeedRules()) -> Da
     if r.battery is not None:
         result.battery = battery_multi_priority(r.battery, prices, load - pv, r.step_hours, rules)
         load = load + np.asarray(result.battery.charge_kw) - np.asarray(result.battery.discharge_kw)
-    net = load - pv
-    imp, exp = np.maximum(net, 0.0), np.maximum(-net, 0.0)
-    curtail = np.minimum(np.maximum(exp - r.grid.max_export_kw, 0.0), pv) if r.pv_curtailable else np.zeros_like(exp)
-    exp = exp - curtail
-    if (imp > r.grid.max_import_kw + 1e-9).any():
-        t = int(np.argmax(imp > r.grid.max_import_kw + 1e-9))
-        return DayResult(status="infeasible", solver="seed_heuristic", diagnosis=[
-            f"grid: the heuristics need {imp[t]:g} kW at step {t}, max_import_kw={r.grid.max_import_kw:g}"])
-    if (exp > r.grid.max_export_kw + 1e-9).any():
-        return DayResult(status="infeasible", solver="seed_heuristic",
-                         diagnosis=[f"grid: the heuristics export more than max_export_kw={r.grid.max_export_kw:g}"])
-    result.import_kw, result.export_kw, result.pv_curtailed_kw = imp.tolist(), exp.tolist(), curtail.tolist()
-    price(r, result)
-    result.penalty_eur = penalty
-    result.add_up()
-    validate(r, result)
-    return result
+    return settle_rules(r, result, load, penalty, "the heuristics")
 
 
 def ev_three_phase(ev: EVSpec, prices: np.ndarray, net_kw: np.ndarray, dt: float, rules: SeedRules) -> np.ndarray:
