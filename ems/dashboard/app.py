@@ -15,7 +15,6 @@ dashboard works offline and a browser test sees no network errors). Pages:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -26,22 +25,16 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ems import __version__
 from ems.dashboard import charts, stores
-from ems.experiment.summary import MAXIMIZED, ROWS
+from ems.experiment.summary import MAXIMIZED, ROWS, formatted
 
 PLOTLY_JS = Path(__import__("plotly").__file__).parent / "package_data" / "plotly.min.js"
 
 _templates = Environment(loader=PackageLoader("ems.dashboard", "templates"), autoescape=select_autoescape())
 
 
-def _fmt(value, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return fmt.format(value)
-
-
 def kpi_rows(totals: dict[str, float]) -> list[tuple[str, str, str]]:
     """(key, label with unit, formatted value) of every KPI the run reports, in the summary table's order."""
-    return [(key, f"{label} {unit}".strip(), _fmt(totals.get(key), fmt)) for key, label, unit, fmt in ROWS
+    return [(key, f"{label} {unit}".strip(), formatted(totals.get(key), fmt)) for key, label, unit, fmt in ROWS
             if key in totals]
 
 
@@ -92,7 +85,7 @@ def dashboard_router(output_dir: Path, tracking_uri: str) -> APIRouter:
             rows = final.sort("device", "day_type", "hour").group_by("device", "day_type", maintain_order=True)
             labels, z = zip(*((f"{d} {t}", g["p"].to_list()) for (d, t), g in rows))
             figures["pmf_final"] = charts.heatmap(np.array(z), list(labels), "the learner's final PMFs")
-        comparison = {key: (f"{name} {unit}".strip(), [_fmt(c.get(key), fmt) for c in columns.values()])
+        comparison = {key: (f"{name} {unit}".strip(), [formatted(c.get(key), fmt) for c in columns.values()])
                       for key, name, unit, fmt in ROWS if any(key in c for c in columns.values())}
         return _page("run.html", title=f"run {path}", run=r, label=label, totals=totals, kpis=kpi_rows(totals),
                      days=days, day=chosen, n_days=per_day.height, figures=figures, columns=list(columns),

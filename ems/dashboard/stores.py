@@ -196,20 +196,19 @@ def pmf_states(root: Path) -> list[str]:
 
 
 def pmf_state(root: Path, building: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(the current PMFs: device, day_type, n, pmf; every archived update) of a building's service state."""
-    import duckdb
-
+    """(the current PMFs: device, day_type, n, pmf; every archived update) of a building's service state,
+    read as the service reads it (:func:`ems.learning.state.read_frames`; an unreadable file is NotFound
+    naming it)."""
+    from ems.learning.state import StateError, read_frames
     from ems.service.state import STATE_SUFFIX
 
     if building not in pmf_states(root):
         raise NotFound(f"{building}: no saved PMF state under service/")
-    path = root.resolve() / "service" / f"{building}{STATE_SUFFIX}"
-    with duckdb.connect(str(path), read_only=True) as con:
-        state = pl.from_arrow(con.sql("SELECT * FROM pmf_state ORDER BY device, day_type").to_arrow_table())
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        updates = pl.from_arrow(con.sql("SELECT device, day_type, day, js_step, after FROM pmf_updates ORDER BY day")
-                                .to_arrow_table()) if "pmf_updates" in tables else pl.DataFrame()
-    return state, updates
+    try:
+        state, updates = read_frames(root.resolve() / "service" / f"{building}{STATE_SUFFIX}")
+    except StateError as exc:
+        raise NotFound(str(exc)) from None
+    return state.sort("device", "day_type"), updates
 
 
 def learner_pmfs(folder: Path) -> pl.DataFrame:

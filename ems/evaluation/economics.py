@@ -4,6 +4,7 @@ turns their KPI totals into tables, plots and claims."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -27,6 +28,7 @@ def window(w: Window) -> list[str]:
     return [f"period.start={w.start.isoformat()}", f"period.n_days={w.n_days}"]
 
 
+@functools.lru_cache(maxsize=32)
 def _devices(building: str) -> dict[str, str]:
     return dict(instantiate(load_config([f"building={building}"]).building).devices)
 

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ems.experiment.summary import formatted
+
 
 @dataclass
 class Table:
@@ -44,10 +46,8 @@ class Section:
 
 
 def cell(value: float | None, fmt: str = "{:.2f}") -> str:
-    """A formatted number, ``n/a`` for a missing or undefined one."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return fmt.format(value)
+    """A formatted number, ``n/a`` for a missing or undefined one (as in the KPI table)."""
+    return formatted(value, fmt)
 
 
 def verdict(values: list[float], low: float, high: float | None = None) -> str:

@@ -129,6 +129,13 @@ def _forecast_totals(d: pl.DataFrame) -> dict[str, float]:
     return out
 
 
+def formatted(value: float | None, fmt: str) -> str:
+    """A KPI value in its table format; ``n/a`` when it is missing or undefined (NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return fmt.format(value)
+
+
 def table(columns: dict[str, dict[str, float]], title: str) -> str:
     """A KPI table with one column per run (label -> totals)."""
     names = list(columns)
@@ -137,10 +144,7 @@ def table(columns: dict[str, dict[str, float]], title: str) -> str:
     for key, label, unit, fmt in ROWS:
         if key in OPTIONAL_ROWS and not any(key in c for c in columns.values()):
             continue
-        cells = []
-        for n in names:
-            value = columns[n].get(key)
-            cells.append("n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value))
+        cells = [formatted(columns[n].get(key), fmt) for n in names]
         lines.append(f"{(label + (' ' + unit if unit else '')):<30}" + "".join(f"{c:>{width}}" for c in cells))
     return "\n".join(lines)
 

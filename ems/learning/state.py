@@ -81,16 +81,32 @@ def load(agent: ProbabilityModelAgent, path: Path) -> bool:
     return True
 
 
-def _read(path: Path) -> tuple[dict, dict, dict, list[Update]]:
-    """(pmfs, counts, js_recent, history) saved in ``path``; a StateError naming the file when unreadable."""
-    if not path.is_file():
-        return {}, {}, {}, []
+def read_frames(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The saved tables of ``path`` as frames: ``pmf_state`` and ``pmf_updates`` (in update order; empty when
+    none was archived); a StateError naming the file when it cannot be read."""
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             state = pl.from_arrow(con.sql("SELECT * FROM pmf_state").to_arrow_table())
             tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
             updates = pl.from_arrow(con.sql("SELECT * FROM pmf_updates ORDER BY at_utc").to_arrow_table()) \
                 if "pmf_updates" in tables else pl.DataFrame()
+    except Exception as exc:  # noqa: BLE001 - duckdb or Arrow: the file is not a state file
+        raise _unreadable(path, exc) from None
+    return state, updates
+
+
+def _unreadable(path: Path, exc: Exception) -> StateError:
+    return StateError(f"{path}: saved PMF state cannot be read ({type(exc).__name__}: "
+                      f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); restore it from a backup or "
+                      f"move it aside to start from the prior")
+
+
+def _read(path: Path) -> tuple[dict, dict, dict, list[Update]]:
+    """(pmfs, counts, js_recent, history) saved in ``path``; a StateError naming the file when unreadable."""
+    if not path.is_file():
+        return {}, {}, {}, []
+    state, updates = read_frames(path)
+    try:
         pmfs, counts, js_recent = {}, {}, {}
         for row in state.iter_rows(named=True):
             key = (row["device"], row["day_type"])
@@ -98,8 +114,6 @@ def _read(path: Path) -> tuple[dict, dict, dict, list[Update]]:
             if row["n"]:  # a PMF that was only read (never updated) has no count yet
                 counts[key], js_recent[key] = row["n"], row["js_recent"]
         history = [Update(**row) for row in updates.iter_rows(named=True)]
-    except Exception as exc:  # noqa: BLE001 - duckdb, Arrow or a missing column: the file is not a state file
-        raise StateError(f"{path}: saved PMF state cannot be read ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); restore it from a backup or "
-                         f"move it aside to start from the prior") from None
+    except Exception as exc:  # noqa: BLE001 - a missing column: the file is not a state file
+        raise _unreadable(path, exc) from None
     return pmfs, counts, js_recent, history
