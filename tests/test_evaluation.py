@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
 import pytest
 import yaml
@@ -124,3 +125,18 @@ def test_pareto_front_keeps_the_non_dominated_points():
     points = [(10.0, 50.0), (12.0, 80.0), (11.0, 40.0), (12.0, 70.0), (9.0, 30.0)]
     assert pareto_front(points, (False, True)) == [0, 1, 4]  # cost minimised, satisfaction maximised
     assert pareto_front(points, (False, False)) == [4]
+
+
+def test_the_performance_section_reads_the_evaluating_store(tmp_path, shipped_db):
+    """Its real days come from the store of the config the evaluation runs with, not the checkout's."""
+    import shutil
+
+    from ems.evaluation.performance import _house, real_request
+
+    shutil.copy(shipped_db, tmp_path / "ems.duckdb")
+    overrides = (f"paths.output_dir={tmp_path}",)
+    assert _house("residential4", overrides)[0].data.db == str(tmp_path / "ems.duckdb")
+    request = real_request("residential4", date(2016, 7, 12), n_devices=4, battery=False, ev=False,
+                           overrides=overrides)
+    assert request.n_steps == 24 and [d.name for d in request.devices] == [
+        "heat_pump_1", "dishwasher", "washing_machine", "heat_pump_2"]

@@ -11,6 +11,7 @@ the solver's own.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import tracemalloc
 from datetime import date, timedelta
@@ -50,15 +51,25 @@ BATTERY = dict(capacity_kwh=10, max_charge_kw=5, max_discharge_kw=5, soc_init_kw
 HEAT_PUMP_KW = 3.0
 
 
-def real_series(building_id: str, first: date, n_days: int) -> tuple[dict[str, np.ndarray], pl.DataFrame, dict]:
-    """Hourly energies of ``n_days`` real local days from ``first`` (``base`` added), their hours, and the
-    building's typical cycles."""
-    cfg = load_config([f"building={building_id}", "tariff=dynamic", "learner=adaptive"])
+@functools.lru_cache(maxsize=8)
+def _house(building_id: str, overrides: tuple[str, ...] = ()) -> tuple:
+    """(config, building, typical cycles from its whole record) of a building: read once per process.
+    ``overrides`` are config keys such as ``paths.output_dir`` (whose store is read)."""
+    cfg = load_config([f"building={building_id}", "tariff=dynamic", "learner=adaptive", *overrides])
     building = instantiate(cfg.building)
     with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
-        days, _ = load_days(store, building, [first + timedelta(days=i) for i in range(n_days)])
         usage = load_usage(store, building, *WHOLE_RECORD, instantiate(cfg.learner.runs))
     cycles = typical_cycles(usage.events.filter(pl.col("device").is_in(building.devices_of("discrete_phase"))))
+    return cfg, building, cycles
+
+
+def real_series(building_id: str, first: date, n_days: int, overrides: tuple[str, ...] = ()
+                ) -> tuple[dict[str, np.ndarray], pl.DataFrame, dict]:
+    """Hourly energies of ``n_days`` real local days from ``first`` (``base`` added), their hours, and the
+    building's typical cycles."""
+    cfg, building, cycles = _house(building_id, tuple(overrides))
+    with Store(ensure_database(cfg.data), cfg.data.timezone) as store:
+        days, _ = load_days(store, building, [first + timedelta(days=i) for i in range(n_days)])
     e = {k: np.concatenate([np.nan_to_num(d.energy_kwh[k]) for d in days]) for k in days[0].energy_kwh}
     flex = sum((e[k] for k in FLEX if k in e), np.zeros(len(e["grid_import"])))
     e["base"] = np.maximum(e["grid_import"] + e.get("pv", 0) - e["grid_export"] - flex, 0)
@@ -67,11 +78,13 @@ def real_series(building_id: str, first: date, n_days: int) -> tuple[dict[str, n
 
 
 def real_request(building_id: str, first: date, n_days: int = 1, substeps: int = 1, copies: int = 1,
-                 n_devices: int | None = None, battery: bool = True, ev: bool = True) -> DayRequest:
+                 n_devices: int | None = None, battery: bool = True, ev: bool = True,
+                 overrides: tuple[str, ...] = ()) -> DayRequest:
     """``n_days`` real days from ``first`` as one request at ``substeps`` steps per hour: ``copies`` of each
     real cycle and the heat pump's energy, or (``n_devices``) that many devices round-robin over the heat
-    pump, the dishwasher and the washing machine; a 10 kWh battery and the EV's overnight window if asked."""
-    e, hours, extra = real_series(building_id, first, n_days)
+    pump, the dishwasher and the washing machine; a 10 kWh battery and the EV's overnight window if asked;
+    ``overrides`` choose the store (e.g. ``paths.output_dir=...``)."""
+    e, hours, extra = real_series(building_id, first, n_days, overrides)
     tariff = instantiate(extra["cfg"].tariff)
     cycles = extra["cycles"]
     rep = lambda a: np.repeat(np.asarray(a, dtype=float), substeps).tolist()  # noqa: E731
@@ -101,24 +114,24 @@ def real_request(building_id: str, first: date, n_days: int = 1, substeps: int =
         grid=extra["building"].grid, devices=devices, battery=BatterySpec(**BATTERY) if battery else None, ev=ev_spec)
 
 
-def scenarios(building_id: str, day: date, n: int) -> list[Scenario]:
+def scenarios(building_id: str, day: date, n: int, overrides: tuple[str, ...] = ()) -> list[Scenario]:
     """``n`` equally likely scenarios: the base load and PV of the real days around ``day`` (itself first)."""
     offsets = [0] + [k * s for k in range(1, n) for s in (-1, 1)][:n - 1]
     out = []
     for off in offsets:
-        e, _, _ = real_series(building_id, day + timedelta(days=off), 1)
+        e, _, _ = real_series(building_id, day + timedelta(days=off), 1, overrides)
         out.append(Scenario(base_kw=e["base"], pv_kw=e["pv"], probability=1.0 / n))
     return out
 
 
-def measure(p: Performance) -> list[dict]:
+def measure(p: Performance, overrides: tuple[str, ...] = ()) -> list[dict]:
     """One row per (devices, battery, robust) case: variables, constraints, median build and solve seconds,
-    peak Python memory (MB) and the objective."""
+    peak Python memory (MB) and the objective; ``overrides`` choose the store."""
     rows = []
-    draws = scenarios(p.building, p.day, p.scenarios)
+    draws = scenarios(p.building, p.day, p.scenarios, overrides)
     for n in p.devices:
         for battery in (False, True):
-            request = real_request(p.building, p.day, n_devices=n, battery=battery, ev=False)
+            request = real_request(p.building, p.day, n_devices=n, battery=battery, ev=False, overrides=overrides)
             for robust in (False, True):
                 build, solve, peak, result = [], [], [], None
                 for _ in range(p.repeats):

@@ -68,7 +68,7 @@ def evaluate(cfg: DictConfig, overrides: list[str], command: str) -> Evaluation:
     computed = _learning(settings, wanted, user, out, timings)
     if "performance" in wanted:
         t0 = time.perf_counter()
-        computed["performance"] = performance.measure(settings.performance)
+        computed["performance"] = performance.measure(settings.performance, tuple(common))
         timings["performance"] = time.perf_counter() - t0
     sections = []
     for key in wanted:
