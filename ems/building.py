@@ -11,8 +11,11 @@ from ems.optim.kinds.grid import Grid
 EV = "ev"
 #: Meter roles that are not flexible devices (``continuous`` and ``none`` loads stay in base).
 METER_ROLES = ("continuous", "none", "generation", "grid")
-#: Every flex model a building config may name: the kind registry's, the EV and the meter roles.
-FLEX_MODELS = (*DEVICE_KINDS, EV, *METER_ROLES)
+#: Device kinds a meter maps to directly (``ems.planning.needs`` poses its day's jobs). A ``thermal`` heat
+#: pump stays ``partial_usage`` here: ``heating=thermal`` turns its daily quota into the thermal kind.
+METERED_KINDS = tuple(k for k, kind in DEVICE_KINDS.items() if kind.metered)
+#: Every flex model a building config may name: the metered kinds, the EV and the meter roles.
+FLEX_MODELS = (*METERED_KINDS, EV, *METER_ROLES)
 
 
 @dataclass
@@ -40,6 +43,9 @@ class Building:
         if isinstance(self.grid, dict):
             self.grid = Grid(**self.grid)
         for device, flex in self.devices.items():
+            if flex in DEVICE_KINDS and flex not in METERED_KINDS:
+                raise ValueError(f"building.devices.{device}: {flex} is not a meter's flex model; keep the heat "
+                                 f"pump partial_usage and run with heating=thermal (heating.settings.devices)")
             if flex not in FLEX_MODELS:
                 raise ValueError(
                     f"building.devices.{device}: flex model {flex!r} is not one of {', '.join(FLEX_MODELS)}"

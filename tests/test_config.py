@@ -15,7 +15,7 @@ from ems.evaluation.settings import SECTIONS
 from ems.tariff import Tariff
 
 GROUPS = ["building", "mode", "battery", "ev", "prior", "solver", "tariff", "experiment", "paths", "data", "forecast",
-          "horizon", "planning", "replay", "learner", "predictor", "evaluation"]
+          "horizon", "planning", "replay", "learner", "predictor", "evaluation", "heating"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((config_dir() / g).glob("*.yaml"))]
 
 
@@ -60,6 +60,10 @@ def test_option_composes_and_instantiates(group, option, shipped_db, tmp_path):
         assert obj.lgbm["num_leaves"] == 31 and obj.catboost["iterations"] == 500
     elif group == "learner":
         assert (obj is None) == (option == "none") and (obj is None or callable(obj.after_day))
+    elif group == "heating":  # quota carries only its delta from thermal
+        assert obj.settings.schedule == option and obj.settings.devices == ["heat_pump"] and not obj.fits
+        thermal = instantiate(load_config(["heating=thermal"]).heating).settings
+        assert obj.settings.model_dump(exclude={"schedule"}) == thermal.model_dump(exclude={"schedule"})
     elif group == "evaluation":  # quick carries only its deltas from full
         assert obj.name == option and obj.sections == list(SECTIONS) and obj.scenarios.keys() == {
             "cost_only", "user_preference", "full_der"}

@@ -43,9 +43,9 @@ def test_every_kind_owns_its_whole_formulation_and_the_validator_checks_it():
                 assert hasattr(kind, member), (kind.key, member)
     assert set(validate.DEVICE_CHECKS) == set(DEVICE_KINDS)
     assert set(validate.STORAGE_CHECKS) == set(STORAGE_KINDS)
-    with pytest.raises(UnknownKind, match=r"flex_model='thermal': no device kind of that name \(known: "
-                                          r"discrete_phase, partial_usage\)"):
-        device_kind("thermal")
+    with pytest.raises(UnknownKind, match=r"flex_model='heat_store': no device kind of that name \(known: "
+                                          r"discrete_phase, partial_usage, thermal\)"):
+        device_kind("heat_store")
 
 
 @pytest.mark.parametrize("change, message", [

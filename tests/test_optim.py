@@ -222,7 +222,7 @@ def test_infeasible_requests_name_the_device_and_constraint(solver, change, mess
     ({"battery": {"capacity_kwh": 5, "max_charge_kw": 1, "max_discharge_kw": 1, "soc_init_kwh": 0,
                   "charge_efficiency": 1.1}}, "battery.charge_efficiency=1.1: an efficiency must be in (0, 1]"),
     ({"devices": [{"name": "x", "flex_model": "teleport"}]},
-     "devices[0].flex_model='teleport': must be one of discrete_phase, partial_usage"),
+     "devices[0].flex_model='teleport': must be one of discrete_phase, partial_usage, thermal"),
     ({"grid": {"max_import_kw": 5}}, "grid.max_export_kw: required field is missing"),
 ])
 def test_bad_requests_fail_before_solving_naming_the_field(change, message):

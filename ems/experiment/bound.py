@@ -80,7 +80,7 @@ def period_request(days: list[DayData], exp: Experiment, max_kw: dict[str, float
     valid = {}
     # The replayed days beyond ``days`` matter only for the EV sessions they share: without an EV they are not posed.
     for day in (replayed or days) if exp.ev is not None else days:
-        problem = pose(day, exp.building, exp.replay, max_kw, exp.ev)
+        problem = pose(day, exp.building, exp.replay, max_kw, exp.ev, exp.heating)
         if not isinstance(problem, str):
             valid[day.day] = problem
     parts, sessions = [], []
@@ -131,11 +131,11 @@ def join_requests(parts: list[DayRequest], battery: BatterySpec | None, grid: Gr
     request's (its sessions may run past the day's end, into the next)."""
     devices, sessions, offset, charger = [], [], 0, 0.0
     evs = ev_parts if ev_parts is not None else [r.ev for r in parts]
+    total = sum(r.n_steps for r in parts)
     for i, (r, r_ev) in enumerate(zip(parts, evs)):
         for d in r.devices:
-            devices.append(d.model_copy(update={"name": f"{d.name}@{i}", "earliest_start": d.earliest_start + offset,
-                                                "latest_end": d.latest_end + offset, "pmf": None,
-                                                "preference_weight": 0.0}))
+            placed = device_kind(d.flex_model).placed(d.model_copy(update={"pmf": None}), offset, total)
+            devices.append(placed.model_copy(update={"name": f"{d.name}@{i}", "preference_weight": 0.0}))
         if r_ev is not None:
             charger = max(charger, r_ev.max_charge_kw)
             sessions += [s.model_copy(update={"arrival_step": s.arrival_step + offset,

@@ -47,6 +47,10 @@ def run_job(cfg: DictConfig) -> float | list[float]:
     try:
         parent = parent_run_id(Path(hydra.sweep.dir)) if multirun else None
         label = f"#{hydra.job.num} {hydra.job.override_dirname}" if multirun else None
+        if cfg.get("community") is not None:  # experiment=community: the buildings alone and as one community
+            from ems.experiment.community import run_community
+
+            return run_community(cfg, output_dir)
         return run_experiment(cfg, output_dir, parent, label)
     except (DataError, ValueError) as exc:
         if multirun:

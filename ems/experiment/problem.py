@@ -13,6 +13,7 @@ import numpy as np
 
 from ems.building import Building
 from ems.data.days import DayData
+from ems.planning.heating import Heating
 from ems.planning.needs import DayNeeds, ReplaySettings, metered_needs
 
 __all__ = ["DayProblem", "ReplaySettings", "pose"]
@@ -48,7 +49,12 @@ class DayProblem:
 
 
 def pose(day: DayData, building: Building, settings: ReplaySettings, max_kw: dict[str, float],
-         ev_agent=None) -> DayProblem | str:
-    """The day's problem, or the reason it cannot be posed (e.g. negative base load)."""
+         ev_agent=None, heating: Heating | None = None) -> DayProblem | str:
+    """The day's problem, or the reason it cannot be posed (e.g. negative base load). With a prepared
+    ``heating`` that plans thermally, its heat pumps are thermal devices instead of daily quotas."""
     needs = metered_needs(day, building, settings, max_kw, ev_agent)
-    return needs if isinstance(needs, str) else DayProblem(day, needs)
+    if isinstance(needs, str):
+        return needs
+    if heating is not None:
+        needs = heating.apply(needs, day.hours["utc_hour"].to_list())
+    return DayProblem(day, needs)

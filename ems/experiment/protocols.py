@@ -26,6 +26,7 @@ from ems.optim.request import DayRequest
 from ems.optim.result import DayResult
 from ems.optim.solver import SolverSpec
 from ems.planning.horizon import Horizon
+from ems.planning.heating import Heating
 from ems.planning.needs import ReplaySettings
 
 if TYPE_CHECKING:
@@ -116,8 +117,13 @@ PARTS: dict[str, tuple[type, bool]] = {
     "building": (Building, False), "mode": (Mode, False), "tariff": (Tariff, False), "prior": (PmfSource, False),
     "solver": (SolverSpec, False), "forecast": (Forecast, False), "replay": (ReplaySettings, False),
     "battery": (BatteryAgent, True), "ev": (EVAgent, True), "learner": (Learner, True),
-    "horizon": (Horizon, False), "planning": (Planning, False),
+    "horizon": (Horizon, False), "planning": (Planning, False), "heating": (Heating, True),
 }
+
+
+def _plain(node: Any) -> Any:
+    """A config group's resolved content (None for an absent optional group)."""
+    return OmegaConf.to_container(node, resolve=True) if node is not None else None
 
 
 @dataclass
@@ -136,6 +142,7 @@ class Experiment:
     learner: Learner | None
     horizon: Horizon
     planning: Planning
+    heating: Heating | None
     theta: float
 
     @classmethod
@@ -147,8 +154,7 @@ class Experiment:
         """
         parts = {}
         for group, (protocol, optional) in PARTS.items():
-            if like is not None and OmegaConf.to_container(cfg.get(group), resolve=True) == \
-                    OmegaConf.to_container(like[1].get(group), resolve=True):
+            if like is not None and _plain(cfg.get(group)) == _plain(like[1].get(group)):
                 parts[group] = getattr(like[0], group)
                 continue
             obj = instantiate(cfg.get(group), where=group)

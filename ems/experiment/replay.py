@@ -80,7 +80,7 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         if day.day not in posed:
             for old in [d for d in posed if d < day.day - timedelta(days=1)]:
                 del posed[old]
-            posed[day.day] = pose(day, exp.building, exp.replay, max_kw, exp.ev)
+            posed[day.day] = pose(day, exp.building, exp.replay, max_kw, exp.ev, exp.heating)
         problem = posed[day.day]
         return None if isinstance(problem, str) else problem
 
@@ -298,7 +298,27 @@ def _record(problem: DayProblem, request: DayRequest, plan: DayResult, actual: S
         "degradation_eur": plan.degradation_eur or 0.0, "penalty_eur": plan.penalty_eur or 0.0,
         "demand_eur_kw_month": float(exp.tariff.demand_eur_kw_month),
         "build_seconds": plan.build_seconds, "solve_seconds": plan.solve_seconds,
+        **_comfort(problem, plan, exp),
     }
+
+
+def _comfort(problem: DayProblem, plan: DayResult, exp: Experiment) -> dict:
+    """The comfort KPIs of the plan's heat pumps under the fitted building model (any schedule: thermal,
+    quota or the metered one); empty without a heating group."""
+    heating = exp.heating
+    if heating is None or not heating.fits:
+        return {}
+    temperature = heating.day_temperature(problem.day.hours["utc_hour"].to_list())
+    found = []
+    for job, device in problem.device_of.items():
+        if device in heating.fits and job in plan.devices:
+            power = np.asarray(plan.devices[job].power_kw, float)
+            model = heating.device(job, device, problem.needs.baseline_kw[job], temperature, float(power.max(initial=0)))
+            found.append(heating.comfort(model, power))
+    if not found:
+        return {}
+    merge = {"deviation_min_k": min, "deviation_max_k": max, "deviation_end_k": min}
+    return {key: merge.get(key, sum)(f[key] for f in found) for key in found[0]}
 
 
 def _start_probabilities(problem: DayProblem, plan: DayResult, pmfs: PmfSource) -> list[float]:

@@ -34,6 +34,7 @@ from ems.experiment.protocols import Experiment
 from ems.experiment.recorder import Recorder, RecordingError, TrackingTarget
 from ems.experiment.replay import ReplayOutcome, history_frame, replay
 from ems.experiment.summary import daily_frame, table, totals
+from ems.planning.heating import describe as describe_heating
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,9 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
     if first.learner is not None and period.days:
         with Store(cfg.data.db, cfg.data.timezone) as store:
             first.learner.prepare(store, first.building, period.days[0].day, period.days[-1].day)
+    if first.heating is not None and period.days:
+        with Store(cfg.data.db, cfg.data.timezone) as store:
+            first.heating.prepare(store, first.building, period.days[0].day, period.days[-1].day)
     out = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="ems-run-"))
     combos = _combinations(cfg, first, _user_overrides(overrides))
     parent = parent_run_id
@@ -140,7 +144,7 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
         if exp.learner is not None:
             exp.learner.finish(run_dir)
             columns[label].update(exp.learner.metrics())
-        daily = _write(run_dir, combo_cfg, outcome, columns[label])
+        daily = _write(run_dir, combo_cfg, outcome, columns[label], exp)
         if not daily.is_empty():
             recorder.plots(run_dir, outcome.steps, daily, f"{exp.building.id} {label}")
         if recorder.tracking:
@@ -164,8 +168,13 @@ def _title(first: Experiment, period: Period) -> str:
     horizon = f"horizon {first.horizon.hours} h"
     if first.horizon.replan_hours:
         horizon += f", re-planned every {first.horizon.replan_hours} h"
-    return (f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | forecast "
-            f"{first.forecast.name} | {horizon} | {planning}")
+    title = (f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | forecast "
+             f"{first.forecast.name} | {horizon} | {planning}")
+    if first.heating is not None:
+        s = first.heating.settings
+        title += (f" | heating {s.schedule} (1R1C fitted, band +-{s.band_k:g} K, time constant "
+                  f"{s.time_constant_h:g} h assumed)")
+    return title
 
 
 def _regret(cfg: DictConfig, exp: Experiment, period: Period, outcome: ReplayOutcome,
@@ -262,13 +271,16 @@ def _period_text(period: Period) -> str:
     return f"{period.days[0].day} .. {period.days[-1].day}"
 
 
-def _write(out: Path, cfg: DictConfig, outcome: ReplayOutcome, result: dict) -> pl.DataFrame:
-    """The run's config, summary, per-day table and per-step schedules; returns the per-day table."""
+def _write(out: Path, cfg: DictConfig, outcome: ReplayOutcome, result: dict, exp: Experiment) -> pl.DataFrame:
+    """The run's config, summary (with the heating model's fit and assumptions, if any), per-day table and
+    per-step schedules; returns the per-day table."""
     out.mkdir(parents=True, exist_ok=True)
     daily = daily_frame(outcome)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     (out / "summary.json").write_text(json.dumps(
-        {"totals": result, "skipped": outcome.skipped, "infeasible": outcome.infeasible}, indent=2, default=str))
+        {"totals": result, "skipped": outcome.skipped, "infeasible": outcome.infeasible}
+        | ({"heating": describe_heating(exp.heating)} if exp.heating is not None and exp.heating.fits else {}),
+        indent=2, default=str))
     if not daily.is_empty():
         daily.write_csv(out / "daily.csv")
         outcome.steps.write_parquet(out / "schedules.parquet")

@@ -31,6 +31,12 @@ ROWS = [
     ("preference_satisfaction_pct", "preference satisfaction", "%", "{:.1f}"),
     ("starts_in_pmf_pct", "starts in the PMF's hours", "%", "{:.1f}"),
     ("jobs_widened", "jobs whose PMF hours widened", "", "{:.0f}"),
+    ("heat_pump_kwh", "heat pump energy", "kWh", "{:.1f}"),
+    ("comfort_violation_kh", "comfort band violation", "K h", "{:.1f}"),
+    ("comfort_hours_outside", "hours outside the band", "h", "{:.0f}"),
+    ("deviation_min_k", "coldest deviation", "K", "{:.2f}"),
+    ("deviation_max_k", "warmest deviation", "K", "{:.2f}"),
+    ("deviation_mean_k", "mean deviation", "K", "{:.2f}"),
     ("learning_score", "learning score (nats/event)", "", "{:.3f}"),
     ("base_mae_kw", "base load forecast MAE", "kW", "{:.3f}"),
     ("base_mae_skill_pct", "base load skill vs naive", "%", "{:.1f}"),
@@ -46,7 +52,8 @@ ROWS = [
 ]
 
 #: Rows shown only when some run has them (a tariff with a demand charge).
-OPTIONAL_ROWS = ("demand_charge_eur", "baseline_demand_charge_eur")
+OPTIONAL_ROWS = ("demand_charge_eur", "baseline_demand_charge_eur", "heat_pump_kwh", "comfort_violation_kh",
+                 "comfort_hours_outside", "deviation_min_k", "deviation_max_k", "deviation_mean_k")
 
 #: KPIs where more is better (a report ranks them highest first; a Pareto front maximises them).
 MAXIMIZED = ("learning_score", "savings_eur", "savings_pct", "preference_satisfaction_pct", "starts_in_pmf_pct",
@@ -85,8 +92,20 @@ def totals(outcome: ReplayOutcome) -> dict[str, float]:
         "jobs_widened": s["jobs_widened"],
         "build_seconds": s["build_seconds"], "solve_seconds": s["solve_seconds"],
         "import_kwh": s["import_kwh"], "export_kwh": s["export_kwh"], "pv_kwh": s["pv_kwh"],
-        **demand, **_forecast_totals(d),
+        **demand, **_forecast_totals(d), **_comfort_totals(d),
     }
+
+
+def _comfort_totals(d: pl.DataFrame) -> dict[str, float]:
+    """With a heating group: the heat pump's energy (kWh), the K-hours and hours outside the comfort band,
+    the coldest / warmest deviation from the metered path (K) and its mean over the hours (K; below 0: the
+    plan keeps the house cooler than the metered operation did) over the scheduled days."""
+    if "comfort_violation_kh" not in d.columns:
+        return {}
+    return {"heat_pump_kwh": float(d["heat_pump_kwh"].sum()), "comfort_violation_kh": float(d["comfort_violation_kh"].sum()),
+            "comfort_hours_outside": float(d["comfort_hours_outside"].sum()),
+            "deviation_min_k": float(d["deviation_min_k"].min()), "deviation_max_k": float(d["deviation_max_k"].max()),
+            "deviation_mean_k": float(d["deviation_mean_kh"].sum()) / float(d["hours"].sum())}
 
 
 def _demand_totals(d: pl.DataFrame) -> dict[str, float]:

@@ -24,11 +24,12 @@ from ems.optim.kinds.base import NonNegative, Number, Positive, Record
 from ems.optim.kinds.cycle import DiscretePhaseDevice
 from ems.optim.kinds.grid import DemandCharge, Grid
 from ems.optim.kinds.storage import BatterySpec, EVSession, EVSpec
+from ems.optim.kinds.thermal import ThermalDevice
 from ems.optim.kinds.window import PartialUsageDevice
 from ems.optim.solver import SolverSpec
 
 __all__ = ["BatterySpec", "DayRequest", "DemandCharge", "Device", "DiscretePhaseDevice", "EVSession", "EVSpec", "Grid",
-           "PartialUsageDevice", "RequestError", "SolverSpec", "parse_request", "request_error"]
+           "PartialUsageDevice", "RequestError", "SolverSpec", "ThermalDevice", "parse_request", "request_error"]
 
 R = TypeVar("R", bound=Record)
 log = logging.getLogger(__name__)
@@ -113,6 +114,9 @@ class DayRequest(Record):
                     raise ValueError(f"{where}.{key}={getattr(d, key)}: must be in [0, {n}]")
             if d.latest_end <= d.earliest_start:
                 raise ValueError(f"{where}.latest_end={d.latest_end} must be after earliest_start={d.earliest_start}")
+            for key in d.per_step:
+                if len(getattr(d, key)) != n:
+                    raise ValueError(f"{where}.{key}: has {len(getattr(d, key))} values, expected {n} (one per step)")
             if d.pmf is not None:
                 self._check_pmf(where, d, n)
         if self.ev is not None:

@@ -131,6 +131,27 @@ def _window(r: DayRequest, d, sched, power: np.ndarray, check) -> np.ndarray:
     return power
 
 
+def _thermal(r: DayRequest, d, sched, power: np.ndarray, check) -> np.ndarray:
+    """Power in its window and [0, max_kw]; the 1R1C deviation recomputed step by step inside the band."""
+    n, dt = r.n_steps, r.step_hours
+    outside = np.ones(n, dtype=bool)
+    outside[d.earliest_start:d.latest_end] = False
+    check(bool((np.abs(power[outside]) <= TOL).all()), f"{d.name}: power outside its allowed steps")
+    check(bool((power >= -TOL).all() and (power <= d.max_kw + TOL).all()), f"{d.name}: power outside [0, max_kw]")
+    dev = [d.deviation_init_k]
+    for t in range(n):  # C d(dev)/dt = cop * power - heat / dt - H * dev, exact for a power constant over the step
+        steady = (d.cop[t] * power[t] - d.heat_kwh[t] / dt) / d.loss_kw_per_k
+        dev.append(steady + (dev[-1] - steady) * np.exp(-dt * d.loss_kw_per_k / d.capacity_kwh_per_k))
+    dev = np.asarray(dev)
+    low, high = d.deviation_min_k - TOL, d.deviation_max_k + TOL
+    bad = np.flatnonzero((dev < low) | (dev > high))
+    check(len(bad) == 0, f"{d.name}: comfort band: deviation {dev[bad[0]]:.4f} K at step {bad[0]} outside "
+          f"[{d.deviation_min_k:g}, {d.deviation_max_k:g}] K" if len(bad) else "")
+    check(dev[-1] >= d.deviation_final_min_k - TOL, f"{d.name}: comfort band: ends at {dev[-1]:.4f} K < "
+          f"deviation_final_min_k={d.deviation_final_min_k:g}")
+    return power
+
+
 def _flows(name: str, sched, n: int, check) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     ch = np.asarray(sched.charge_kw, dtype=float)
     dis = np.asarray(sched.discharge_kw if sched.discharge_kw is not None else np.zeros(n), dtype=float)
@@ -187,5 +208,5 @@ def _ev(r: DayRequest, ev, sched, check) -> np.ndarray:
 
 
 #: The validator's own check per device kind (flex_model) and per storage part.
-DEVICE_CHECKS = {"discrete_phase": _cycle, "partial_usage": _window}
+DEVICE_CHECKS = {"discrete_phase": _cycle, "partial_usage": _window, "thermal": _thermal}
 STORAGE_CHECKS = {"battery": _battery, "ev": _ev}

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ems.optim.optimize import price
+from ems.optim.kinds import device_kind
 from ems.optim.request import DayRequest, EVSpec
 from ems.optim.result import DayResult, DeviceSchedule, StorageSchedule
 
@@ -71,12 +72,8 @@ def extend(request: DayRequest, import_price, export_price, base_kw, pv_kw, ev: 
     n, extra = request.n_steps, len(import_price)
     if extra == 0:
         return request
-    devices = []
-    for d in request.devices:
-        update = {"latest_end": min(d.latest_end, n)}
-        if d.pmf is not None:
-            update["pmf"] = list(d.pmf) + [0.0] * extra
-        devices.append(d.model_copy(update=update))
+    devices = [device_kind(d.flex_model).placed(d.model_copy(update={"latest_end": min(d.latest_end, n)}), 0, n + extra)
+               for d in request.devices]
     more = lambda values, added: list(values) + np.asarray(added, float).tolist()  # noqa: E731
     return request.model_copy(update={
         "import_price_eur_kwh": more(request.import_price_eur_kwh, import_price),

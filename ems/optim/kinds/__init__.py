@@ -13,17 +13,19 @@ from ems.optim.kinds import grid
 from ems.optim.kinds.base import DeviceKind, StorageKind
 from ems.optim.kinds.cycle import KIND as CYCLE
 from ems.optim.kinds.cycle import DiscretePhaseDevice
+from ems.optim.kinds.thermal import KIND as THERMAL
+from ems.optim.kinds.thermal import ThermalDevice
 from ems.optim.kinds.storage import BATTERY, EV, BatterySpec, EVSession, EVSpec
 from ems.optim.kinds.window import KIND as WINDOW
 from ems.optim.kinds.window import PartialUsageDevice
 
 #: Flexible devices of the request's ``devices`` list, by ``flex_model``.
-DEVICE_KINDS: dict[str, DeviceKind] = {CYCLE.key: CYCLE, WINDOW.key: WINDOW}
+DEVICE_KINDS: dict[str, DeviceKind] = {CYCLE.key: CYCLE, WINDOW.key: WINDOW, THERMAL.key: THERMAL}
 #: Storage parts of the request, by request key.
 STORAGE_KINDS: dict[str, StorageKind] = {BATTERY.key: BATTERY, EV.key: EV}
 
 __all__ = ["BATTERY", "DEVICE_KINDS", "EV", "STORAGE_KINDS", "BatterySpec", "DeviceKind", "DiscretePhaseDevice",
-           "EVSession", "EVSpec", "PartialUsageDevice", "StorageKind", "UnknownKind", "device_kind", "grid"]
+           "EVSession", "EVSpec", "PartialUsageDevice", "StorageKind", "ThermalDevice", "UnknownKind", "device_kind", "grid"]
 
 
 class UnknownKind(ValueError):

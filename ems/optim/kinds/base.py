@@ -71,6 +71,8 @@ class DeviceRecord(Record):
     (null latest_end: the horizon's end), and an optional usage PMF (one value per step) with the
     weight of its preference penalty. Each kind adds its ``flex_model`` and its own fields."""
 
+    #: Fields holding one value per step of the horizon (the request checks their length).
+    per_step: ClassVar[tuple[str, ...]] = ()
     name: Name
     earliest_start: Step = 0
     latest_end: Step | None = None
@@ -84,6 +86,9 @@ class DeviceKind(Protocol):
 
     key: str
     spec: type[DeviceRecord]
+    #: A meter's day is posed as this kind's job directly (``ems.planning.needs``); False: another part
+    #: builds it (the thermal heat pump, from a partial_usage meter and ``heating``).
+    metered: bool
 
     def define(self, m: "Model", spec: Any) -> None:
         """Add the device's columns and rows, its power to the balance, its penalty to the objective."""
@@ -113,6 +118,10 @@ class DeviceKind(Protocol):
         over the steps from ``t0`` on (renumbered from 0; None: nothing left to decide) and the power
         (kW per step from ``t0``) already committed, e.g. a cycle running on."""
 
+    def placed(self, spec: Any, offset: int, n_steps: int) -> Any:
+        """The record as a device of a longer horizon of ``n_steps`` whose own steps start at ``offset``
+        (it may run only there; a PMF is 0 elsewhere): the multi-day bound and the receding horizon."""
+
 
 class StorageKind(Protocol):
     """A storage part of the request (``key`` = ``battery`` or ``ev``). ``follows_load``: the rules
@@ -141,6 +150,14 @@ class StorageKind(Protocol):
     def remainder(self, spec: Any, schedule: "StorageSchedule", t0: int) -> Any | None:
         """The storage over the steps from ``t0`` on (renumbered from 0), starting from the SOC
         ``schedule`` reached at ``t0``; None when nothing of it is left."""
+
+
+def place_window(spec: DeviceRecord, offset: int, n_steps: int) -> Any:
+    """``spec`` with its window moved ``offset`` steps later and its PMF (if any) padded with 0 to ``n_steps``."""
+    update: dict[str, Any] = {"earliest_start": spec.earliest_start + offset, "latest_end": spec.latest_end + offset}
+    if spec.pmf is not None:
+        update["pmf"] = [0.0] * offset + list(spec.pmf) + [0.0] * (n_steps - offset - len(spec.pmf))
+    return spec.model_copy(update=update)
 
 
 def allowed_steps(pmf: list[float] | None, theta: float, earliest: int, latest: int, length: int = 1) -> list[int]:

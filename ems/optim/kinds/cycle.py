@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import model_validator
 
-from ems.optim.kinds.base import DeviceRecord, NonNegative, Step, allowed_steps
+from ems.optim.kinds.base import DeviceRecord, NonNegative, Step, allowed_steps, place_window
 from ems.optim.result import DayResult, DeviceSchedule
 
 KEY = "discrete_phase"
@@ -40,6 +40,7 @@ class DiscretePhaseDevice(DeviceRecord):
 
 class CycleKind:
     key = KEY
+    metered = True
     spec = DiscretePhaseDevice
 
     def define(self, m, d: DiscretePhaseDevice) -> None:
@@ -137,6 +138,9 @@ class CycleKind:
         if d.pmf is not None:
             update["pmf"] = list(d.pmf[t0:])
         return d.model_copy(update=update), running
+
+    def placed(self, d: DiscretePhaseDevice, offset: int, n_steps: int) -> DiscretePhaseDevice:
+        return place_window(d, offset, n_steps)
 
 
 KIND = CycleKind()

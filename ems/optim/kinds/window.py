@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import model_validator
 
-from ems.optim.kinds.base import DeviceRecord, NonNegative, allowed_steps
+from ems.optim.kinds.base import DeviceRecord, NonNegative, allowed_steps, place_window
 from ems.optim.result import DayResult, DeviceSchedule
 
 KEY = "partial_usage"
@@ -39,6 +39,7 @@ class PartialUsageDevice(DeviceRecord):
 
 class WindowKind:
     key = KEY
+    metered = True
     spec = PartialUsageDevice
 
     def define(self, m, d: PartialUsageDevice) -> None:
@@ -130,6 +131,9 @@ class WindowKind:
         if d.pmf is not None:
             update["pmf"] = list(d.pmf[t0:])
         return d.model_copy(update=update), np.zeros(n - t0)
+
+    def placed(self, d: PartialUsageDevice, offset: int, n_steps: int) -> PartialUsageDevice:
+        return place_window(d, offset, n_steps)
 
 
 KIND = WindowKind()
