@@ -39,6 +39,8 @@ def site(tmp_path_factory, shipped_db):
     _run("run.py", *base, "period.n_days=2", "learner=forgetting", "regret.enabled=false", "name=forgetting")
     _run("run.py", *base, "experiment=compare", "period.n_days=2", "compare.modes=[baseline,phases]",
          "compare.battery=[none,home]", "regret.enabled=false")
+    _run("run.py", f"paths.output_dir={out}", "experiment=community", "buildings=[residential1,residential4]",
+         "period.n_days=3")
     _run("run.py", "-m", *base, "period.n_days=2", "regret.enabled=false", "mode.w_prob=0,1", "theta=0.05,0.2",
          "objective=[energy_cost_eur,preference_satisfaction_pct]")
     _run("-m", "ems", "evaluate", "--quick", "--set", f"paths.output_dir={out}", "--set",
@@ -119,7 +121,7 @@ def test_index_lists_every_run_sweep_report_and_state(visit, site):
     links = page.locator("#runs tbody a").all_inner_texts()
     expected = [str(p.relative_to(site)) for p in [*_runs(site, "runs"), *_runs(site, "multiruns")]
                 if (p / "summary.json").is_file() or p.parent.name == "compare"]
-    assert sorted(links) == sorted(expected) and len(links) == 3 + 4
+    assert sorted(links) == sorted(expected) and len(links) == 4 + 4
     assert len(page.locator("#reports li").all()) == 1
     assert page.locator("a[href='/ui/pmf/residential4']").count() == 1
 
@@ -171,6 +173,19 @@ def test_compare_page_shows_each_mode(visit, site):
              for label in labels]
     assert bars["y"] == pytest.approx(costs)
     assert page.inner_text("#label") == labels[0]
+
+
+def test_community_page_shows_each_building_alone_and_jointly(visit, site):
+    folder = next(p for p in _runs(site, "runs") if p.parent.name == "community")
+    table = pl.read_csv(folder / "community.csv")
+    page = visit(f"/ui/run?path={folder.relative_to(site)}", "community")
+    assert page.locator("#community-table tbody td:first-child").all_inner_texts() == table["building"].to_list()
+    bars = _figure(page, "community")["data"]
+    members = table.filter(pl.col("building") != "community")
+    assert bars[0]["x"] == ["residential1", "residential4"]
+    assert bars[0]["y"] == pytest.approx(members["alone_total_eur"].to_list())
+    assert bars[1]["y"] == pytest.approx(members["joint_total_eur"].to_list())
+    assert int(page.inner_text("#n-days")) == pl.read_csv(folder / "daily.csv")["local_date"].n_unique()
 
 
 def test_sweep_page_heatmap_and_pareto_front(visit, site):

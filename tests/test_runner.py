@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from conftest import DATA, run_cli
+from ems.config import config_dir
 
 
 def independent_baseline_cost(first_utc: str, end_utc: str, surcharges: float, vat: float, feed_in: float) -> float:
@@ -102,3 +103,17 @@ def test_optuna_sweeper_runs_and_stores_its_study_in_sqlite(shipped_db, tmp_path
     best = min(trials, key=lambda t: t[1])
     assert best[2] == min(t[2] for t in trials)
     assert f"Best value: {best[1]}" in result.stdout + result.stderr
+
+
+OVERLAYS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_experiment_overlay_runs(overlay, tmp_path, shipped_db):
+    """Each ``conf/experiment`` overlay composes and runs end to end (two days of it) and writes its summary."""
+    result = run_cli("run.py", f"experiment={overlay}", "period.n_days=2", "tracking.enabled=false",
+                     "regret.enabled=false", f"paths.db={shipped_db}", f"paths.output_dir={tmp_path}",
+                     f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summaries = list((tmp_path / "run").rglob("summary.json"))
+    assert summaries and all(json.loads(s.read_text()) for s in summaries)

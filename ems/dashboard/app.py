@@ -7,7 +7,8 @@ dashboard works offline and a browser test sees no network errors). Pages:
 
 * ``/ui/`` runs, sweeps, evaluation reports, PMF states, MLflow runs;
 * ``/ui/run?path=`` a run's KPI table, one day's schedule against the price (``day=``), daily cost and
-  cumulative savings, a compare run's modes side by side (``label=`` picks one), its learner's PMFs;
+  cumulative savings, a compare run's modes side by side (``label=`` picks one), its learner's PMFs; a
+  community run's table and each building's cost alone and jointly;
 * ``/ui/sweep?path=`` a sweep's jobs, the objective over two swept keys (heatmap), the Pareto front;
 * ``/ui/pmf/<building>`` the service's PMFs and their evolution; ``/ui/mlflow`` the tracked runs;
 * ``/ui/files/<path>`` any file under the output folder (the evaluation report and its plots).
@@ -62,6 +63,15 @@ def dashboard_router(output_dir: Path, tracking_uri: str) -> APIRouter:
     @router.get("/run", response_class=HTMLResponse)
     def run(path: str, label: str | None = None, day: str | None = None) -> HTMLResponse:
         r = stores.load_run(root, path)
+        table = r.community
+        if not table.is_empty():  # experiment=community: alone and joint, per building
+            from ems.experiment.community import COLUMNS
+
+            rows = [(row["building"], [formatted(row.get(k), fmt) for k, _, fmt in COLUMNS])
+                    for row in table.iter_rows(named=True)]
+            figures = {"community": charts.community(table, "each building's cost alone and in the community")}
+            return _page("community.html", title=f"community run {path}", run=r, headers=[c[1] for c in COLUMNS],
+                         rows=rows, summary=stores.summary_of(r.folder), figures=figures)
         label, folder, totals = stores.part(r, label)
         figures, columns = {}, {}
         if r.labels:

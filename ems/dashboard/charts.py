@@ -73,6 +73,15 @@ def comparison(columns: dict[str, dict[str, float]], title: str) -> go.Figure:
     return _layout(fig, title)
 
 
+def community(table: pl.DataFrame, title: str) -> go.Figure:
+    """Each building's cost alone and jointly (EUR, energy + battery wear) of a community run."""
+    rows = table.filter(pl.col("building") != "community")
+    names = rows["building"].to_list()
+    fig = go.Figure([go.Bar(x=names, y=rows["alone_total_eur"].to_list(), name="alone EUR"),
+                     go.Bar(x=names, y=rows["joint_total_eur"].to_list(), name="joint EUR")])
+    return _layout(fig, title)
+
+
 def heatmap(z: np.ndarray, rows: list[str], title: str, x_title: str = "local hour", y_title: str = "") -> go.Figure:
     fig = go.Figure(go.Heatmap(z=np.asarray(z, float).tolist(), x=list(range(np.asarray(z).shape[1])), y=rows,
                                colorscale="Viridis", colorbar=dict(title="P")))

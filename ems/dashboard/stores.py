@@ -43,7 +43,15 @@ class Run:
 
     @property
     def building(self) -> str:
+        if self.config.get("community"):  # experiment=community: the listed buildings, not the building group
+            return "community of " + ", ".join(self.config.get("buildings") or [])
         return str((self.config.get("building") or {}).get("id", ""))
+
+    @property
+    def community(self) -> pl.DataFrame:
+        """A community run's table (``community.csv``: one row per building and the community), else empty."""
+        path = self.folder / "community.csv"
+        return pl.read_csv(path) if path.is_file() else pl.DataFrame()
 
     @property
     def period(self) -> str:
