@@ -101,6 +101,10 @@ def test_the_split_adds_up_to_the_community_bill(nets, buy, margin):
     (["+community.limit_kw=3"], "community.limit_kw=3: Extra inputs are not permitted"),
     (["forecast=ml"], "forecast=ml: the community compares coordination on the metered days"),
     (["buildings=[residential1,residential9]"], "buildings: 'residential9' is not a building config"),
+    (["mode=phases"], "mode=phases: the community schedules every part of each building by the MILP"),
+    (["tariff=industrial"], "tariff: a community's demand charge is not modelled"),
+    (["heating=thermal"], "heating: the community runner plans heat pumps as daily quotas"),
+    (["horizon=receding"], "horizon=receding: the community plans each day alone"),
 ])
 def test_bad_community_input_is_one_line(tmp_path, shipped_db, overrides, message):
     result = run_cli("run.py", "experiment=community", "period.n_days=2", "tracking.enabled=false",

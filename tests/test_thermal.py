@@ -172,3 +172,21 @@ def test_on_real_january_days_the_thermal_plan_keeps_the_band_the_quota_breaks(t
     # the bound joins the days' thermal devices: it can only be as cheap as the plan or cheaper
     assert thermal["bound_cost_eur"] <= thermal["energy_cost_eur"] + 1e-6
     assert thermal["heat_pump_kwh"] == pytest.approx(quota["heat_pump_kwh"], rel=0.15)
+
+
+def test_the_service_refuses_a_heating_group_instead_of_ignoring_it(shipped_db):
+    result = run_cli("-m", "ems", "serve", "--port", "0", "--set", "heating=thermal", "--set", f"paths.db={shipped_db}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: heating: the service plans a heat pump as its typical daily quota (a typical day has no metered "
+        "comfort path); leave heating unset, or send a thermal device in a full /optimize request"]
+
+
+def test_a_thermal_device_in_a_day_request_file(tmp_path):
+    day = tmp_path / "day.json"
+    day.write_text(json.dumps(request()))
+    result = run_cli("-m", "ems", "optimize", str(day))
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["status"] == "optimal" and answer["objective_eur"] == pytest.approx(3.5, abs=1e-6)
+    assert answer["devices"]["hp"]["power_kw"] == pytest.approx([2.0, 0.5], abs=1e-6)

@@ -88,11 +88,24 @@ def settings_of(cfg: DictConfig) -> tuple[list[str], CommunitySettings]:
 def members_of(cfg: DictConfig, names: list[str]) -> dict[str, Member]:
     """Each listed building with its parts (the configured ones, a battery copy each) and its period."""
     base = Experiment.from_config(cfg)
-    if base.forecast.name != "perfect":
-        raise ValueError(f"forecast={base.forecast.name}: the community compares coordination on the metered days; "
-                         f"use forecast=perfect (experiment=community sets it)")
-    if base.ev is not None:
-        raise ValueError("ev: the community runner schedules no EV (an EV's overnight sessions link days); use ev=none")
+    unsupported = [  # what the community runner does not do: refused, never silently ignored
+        (base.forecast.name != "perfect", f"forecast={base.forecast.name}: the community compares coordination on "
+                                          f"the metered days; use forecast=perfect (experiment=community sets it)"),
+        (base.mode.name != "centralized", f"mode={base.mode.name}: the community schedules every part of each "
+                                          f"building by the MILP; use mode=centralized (experiment=community sets it)"),
+        (base.ev is not None, "ev: the community runner schedules no EV (an EV's overnight sessions link days); "
+                              "use ev=none"),
+        (base.heating is not None, "heating: the community runner plans heat pumps as daily quotas; leave heating unset"),
+        (base.learner is not None, "learner: the community runner uses no PMFs; use learner=none"),
+        (base.horizon.hours != 24 or bool(base.horizon.replan_hours),
+         f"horizon={base.horizon.name}: the community plans each day alone; use horizon=day"),
+        (base.planning.name != "deterministic", f"planning={base.planning.name}: use planning=deterministic"),
+        (float(base.tariff.demand_eur_kw_month) > 0, "tariff: a community's demand charge is not modelled; use a "
+                                                     "tariff without one (dynamic, fixed, tou)"),
+    ]
+    for refused, message in unsupported:
+        if refused:
+            raise ValueError(message)
     members = {}
     for name in names:
         try:

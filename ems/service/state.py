@@ -150,6 +150,10 @@ class Services:
         self._checked: dict[tuple[Path, int], str | None] = {}  # (state file, mtime_ns) -> problem
         self._lock = threading.Lock()
         self.warmed = False
+        if cfg.get("heating") is not None:  # refused, not silently ignored
+            raise ValueError("heating: the service plans a heat pump as its typical daily quota (a typical day has "
+                             "no metered comfort path); leave heating unset, or send a thermal device in a full "
+                             "/optimize request")
         mode = instantiate(cfg.mode, where="mode")
         self.settings = ExpansionSettings(
             feed_in_eur_kwh=instantiate(cfg.tariff, where="tariff").feed_in_eur_kwh,
