@@ -152,6 +152,14 @@ class StorageKind(Protocol):
         ``schedule`` reached at ``t0``; None when nothing of it is left."""
 
 
+def kwh_penalty_eur(r: "DayRequest", spec: DeviceRecord, power_kw: Any) -> float:
+    """The preference penalty of an energy-delivering device (EUR): ``preference_weight * (1 - P[t])`` per kWh
+    delivered in step t; 0 without a PMF or a weight."""
+    if spec.pmf is None or not spec.preference_weight:
+        return 0.0
+    return spec.preference_weight * r.step_hours * float(np.dot(1.0 - np.asarray(spec.pmf), power_kw))
+
+
 def place_window(spec: DeviceRecord, offset: int, n_steps: int) -> Any:
     """``spec`` with its window moved ``offset`` steps later and its PMF (if any) padded with 0 to ``n_steps``."""
     update: dict[str, Any] = {"earliest_start": spec.earliest_start + offset, "latest_end": spec.latest_end + offset}

@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from ems.optim.kinds.base import DeviceRecord, NonNegative, Positive, place_window
+from ems.optim.kinds.base import DeviceRecord, NonNegative, Positive, kwh_penalty_eur, place_window
 from ems.optim.result import DayResult, DeviceSchedule
 
 KEY = "thermal"
@@ -161,9 +161,7 @@ class ThermalKind:
         return None
 
     def penalty_eur(self, r, d: ThermalDevice, schedule: DeviceSchedule) -> float:
-        if d.pmf is None or not d.preference_weight:
-            return 0.0
-        return d.preference_weight * r.step_hours * float(np.dot(1.0 - np.asarray(d.pmf), schedule.power_kw))
+        return kwh_penalty_eur(r, d, schedule.power_kw)
 
     def peak_kw(self, d: ThermalDevice) -> float:
         return d.max_kw

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import model_validator
 
-from ems.optim.kinds.base import DeviceRecord, NonNegative, allowed_steps, place_window
+from ems.optim.kinds.base import DeviceRecord, NonNegative, allowed_steps, kwh_penalty_eur, place_window
 from ems.optim.result import DayResult, DeviceSchedule
 
 KEY = "partial_usage"
@@ -112,9 +112,7 @@ class WindowKind:
         return None
 
     def penalty_eur(self, r, d: PartialUsageDevice, schedule: DeviceSchedule) -> float:
-        if d.pmf is None or not d.preference_weight:
-            return 0.0
-        return d.preference_weight * r.step_hours * float(np.dot(1.0 - np.asarray(d.pmf), schedule.power_kw))
+        return kwh_penalty_eur(r, d, schedule.power_kw)
 
     def peak_kw(self, d: PartialUsageDevice) -> float:
         return d.max_kw
