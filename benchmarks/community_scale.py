@@ -21,7 +21,6 @@ from ems.data.ingest import ensure_database
 from ems.experiment.community import common_days, members_of
 from ems.optim.community import optimize_community
 from ems.optim.kinds.grid import Grid
-from ems.optim.milp import build_model
 from ems.optim.optimize import optimize_day
 
 ALL = [f"residential{i}" for i in range(1, 7)]
@@ -55,8 +54,7 @@ def main() -> None:
             solve.append(result.solve_seconds)
             build.append(result.build_seconds)
             columns = max(columns, result.n_variables)
-            binaries = max(binaries, sum(int(build_model(r, full=True).matrix().integer.sum()) for r in
-                                         requests.values()) + requests[names[0]].n_steps)
+            binaries = max(binaries, result.n_binaries)
             started = time.perf_counter()
             for r in requests.values():
                 optimize_day(r)

@@ -30,7 +30,7 @@ from scipy import sparse
 from ems.optim.backends import session
 from ems.optim.kinds.grid import Grid
 from ems.optim.milp import INF, Matrix, Model, build_model
-from ems.optim.optimize import extract
+from ems.optim.optimize import extract, optimize_day
 from ems.optim.request import DayRequest, RequestError
 from ems.optim.result import DayResult, energy_cost_eur
 from ems.optim.solver import SolverSpec
@@ -52,6 +52,7 @@ class CommunityResult:
     solve_seconds: float = 0.0
     build_seconds: float = 0.0
     n_variables: int = 0
+    n_binaries: int = 0
 
     @property
     def ok(self) -> bool:
@@ -78,14 +79,13 @@ def _sparse(mat: Matrix) -> sparse.csc_matrix:
     return sparse.csc_matrix((mat.value, mat.index, mat.start), shape=(mat.n_rows, mat.n_cols))
 
 
-def joint_matrix(models: list[Model], connection: Grid, first: DayRequest
+def joint_matrix(models: list[Model], mats: list[Matrix], connection: Grid, first: DayRequest
                  ) -> tuple[Matrix, list[tuple[int, int]], np.ndarray, np.ndarray]:
-    """The buildings' matrices side by side (block-diagonal, each without its energy cost: the community
+    """The buildings' matrices (``mats``, of ``models``) side by side (block-diagonal, each without its energy cost: the community
     pays for energy at its connection), then per step the community's import, export and direction binary,
     the bus balance and the connection's limits. Returns the matrix, (first column, column count) of each
     building's block and the columns of the community import and export."""
     n, dt = first.n_steps, first.step_hours
-    mats = [m.matrix() for m in models]
     counts = [mat.n_cols for mat in mats]
     offsets = np.cumsum([0, *counts])[:-1]
     blocks = sparse.block_diag([_sparse(mat) for mat in mats], format="csc")
@@ -124,11 +124,12 @@ def optimize_community(requests: dict[str, DayRequest], connection: Grid,
     settings = settings or first.solver
     started = time.perf_counter()
     models = [build_model(r, full=True) for r in requests.values()]
-    mat, spans, g_in, g_out = joint_matrix(models, connection, first)
+    mats = [m.matrix() for m in models]
+    mat, spans, g_in, g_out = joint_matrix(models, mats, connection, first)
     built = time.perf_counter() - started
     solution = session(mat, settings, started + settings.time_limit_s).mip()
     result = CommunityResult(status=solution.status, build_seconds=built, solve_seconds=solution.seconds,
-                             n_variables=mat.n_cols)
+                             n_variables=mat.n_cols, n_binaries=int(mat.integer.sum()))
     if solution.status == "infeasible":
         result.diagnosis = _diagnose(requests, connection, settings)
         return result
@@ -136,8 +137,7 @@ def optimize_community(requests: dict[str, DayRequest], connection: Grid,
         result.diagnosis = [f"solver {settings.name}: {solution.detail}"]
         return result
     x = solution.x
-    for (name, r), m, (offset, count) in zip(requests.items(), models, spans):
-        part = m.matrix()
+    for (name, r), m, part, (offset, count) in zip(requests.items(), models, mats, spans):
         building = extract(m, part, x[offset:offset + count], solution.status, settings.name)
         validate(r, building)
         result.buildings[name] = building
@@ -178,8 +178,6 @@ def community_violations(requests: dict[str, DayRequest], connection: Grid, resu
 
 def _diagnose(requests: dict[str, DayRequest], connection: Grid, settings: SolverSpec) -> list[str]:
     """Why the joint problem has no solution: a building infeasible alone, else the shared connection."""
-    from ems.optim.optimize import optimize_day
-
     found = []
     for name, r in requests.items():
         alone = optimize_day(r, settings)

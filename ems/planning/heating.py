@@ -38,7 +38,8 @@ from scipy.optimize import least_squares
 from ems.building import Building
 from ems.data.store import Store
 from ems.messages import one_line
-from ems.optim.kinds.thermal import ThermalDevice, deviation_k
+from ems.learning.features import weather_frame
+from ems.optim.kinds.thermal import TOL_K, ThermalDevice, deviation_k
 from ems.planning.needs import DayNeeds
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,8 @@ class Heating:
     settings: HeatingSettings | dict
     fits: dict[str, HeatPumpFit] = field(default_factory=dict)
     temperature_c: dict = field(default_factory=dict, repr=False)
+    #: Region of the store's weather table (as ``ems.agents.weather.WeatherAgent``).
+    region: str = "DE"
 
     def __post_init__(self) -> None:
         if isinstance(self.settings, dict):
@@ -150,15 +153,14 @@ class Heating:
                 "WITH e AS (SELECT local_date, sum(energy_kwh) AS kwh, count(*) AS n, bool_and(valid) AS ok "
                 "FROM readings WHERE building = ? AND device = ? AND local_date < ? GROUP BY local_date), "
                 "w AS (SELECT local_date, avg(temperature_c) AS temp, count(*) AS hours FROM weather "
-                "WHERE region = 'DE' GROUP BY local_date) "
+                "WHERE region = ? GROUP BY local_date) "
                 "SELECT local_date, kwh, temp FROM e JOIN w USING (local_date) "
-                "WHERE ok AND n = hours AND n >= 23 ORDER BY local_date", [building.id, device, start])
+                "WHERE ok AND n = hours AND n >= 23 ORDER BY local_date", [building.id, device, start, self.region])
             if s.fit_days is not None:
                 daily = daily.tail(s.fit_days)
             self.fits[device] = fit_heat_pump(device, [str(d) for d in daily["local_date"].to_list()],
                                               daily["kwh"].to_numpy(), daily["temp"].to_numpy(), s)
-        hours = store.query("SELECT utc_hour, temperature_c FROM weather WHERE region = 'DE' AND local_date "
-                            "BETWEEN ? AND ?", [start, last + timedelta(days=1)])
+        hours = weather_frame(store, start, last + timedelta(days=1), self.region)
         self.temperature_c = dict(zip(hours["utc_hour"].to_list(), hours["temperature_c"].to_list()))
         for line in describe(self):
             log.info("%s", line)
@@ -195,9 +197,10 @@ class Heating:
         r = 1.0 + self.fits[device].cop_slope_per_k * (np.asarray(temperature_c, float) - s.reference_temp_c)
         return np.maximum(s.cop_ref * r, s.cop_min)
 
-    def device(self, name: str, device: str, metered_kwh: np.ndarray, temperature_c: np.ndarray, max_kw: float,
-               step_hours: float = 1.0) -> ThermalDevice:
-        """The day's thermal device: the metered operation as the comfort path, the band around it."""
+    def device(self, name: str, device: str, metered_kwh: np.ndarray, temperature_c: np.ndarray,
+               max_kw: float) -> ThermalDevice:
+        """The day's thermal device (1-h steps): the metered operation (kWh per hour) as the comfort path, the
+        band around it."""
         if device not in self.fits:
             raise ValueError(f"heating: {device} has no fitted model (call Heating.prepare first)")
         s, fit = self.settings, self.fits[device]
@@ -215,7 +218,7 @@ class Heating:
         below = np.maximum(device.deviation_min_k - dev[1:], 0.0)
         above = np.maximum(dev[1:] - device.deviation_max_k, 0.0)
         return {"comfort_violation_kh": float((below + above).sum() * step_hours),
-                "comfort_hours_outside": float(((below > 1e-6) | (above > 1e-6)).sum() * step_hours),
+                "comfort_hours_outside": float(((below > TOL_K) | (above > TOL_K)).sum() * step_hours),
                 "deviation_min_k": float(dev.min()), "deviation_max_k": float(dev.max()),
                 "deviation_mean_kh": float(dev[1:].sum() * step_hours),
                 "deviation_end_k": float(dev[-1]), "heat_pump_kwh": float(np.sum(power_kw) * step_hours)}
