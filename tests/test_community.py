@@ -136,3 +136,18 @@ def test_real_households_alone_and_as_a_community(tmp_path, shipped_db):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["days"] == daily["local_date"].n_unique() >= 4 and "forecast=perfect" in summary["assumptions"]
     assert (tmp_path / "mlflow.db").exists()  # tracked by default
+
+
+def test_the_sharing_price_moves_the_split_not_the_community_bill(tmp_path, shipped_db):
+    tables = {}
+    for name, price in (("midpoint", "null"), ("fixed", "0.25")):
+        result = run_cli("run.py", "experiment=community", "buildings=[residential1,residential4]", "period.n_days=4",
+                         f"community.sharing_price_eur_kwh={price}", "tracking.enabled=false",
+                         f"paths.db={shipped_db}", f"hydra.run.dir={tmp_path / name}")
+        assert result.returncode == 0, result.stderr[-2000:]
+        tables[name] = {r["building"]: r for r in pl.read_csv(tmp_path / name / "community.csv").iter_rows(named=True)}
+    mid, fixed = tables["midpoint"], tables["fixed"]
+    assert fixed["community"]["joint_total_eur"] == pytest.approx(mid["community"]["joint_total_eur"], abs=1e-6)
+    # a dearer internal price than the midpoint: the drawing house pays more, the supplying one earns more
+    assert fixed["residential1"]["joint_total_eur"] > mid["residential1"]["joint_total_eur"] + 1e-3
+    assert fixed["residential4"]["joint_total_eur"] < mid["residential4"]["joint_total_eur"] - 1e-3

@@ -174,6 +174,18 @@ def test_on_real_january_days_the_thermal_plan_keeps_the_band_the_quota_breaks(t
     assert thermal["heat_pump_kwh"] == pytest.approx(quota["heat_pump_kwh"], rel=0.15)
 
 
+def test_the_band_and_the_time_constant_change_real_plans(tmp_path, shipped_db):
+    thermal = _run(tmp_path, shipped_db, "thermal", "heating=thermal")
+    narrow = _run(tmp_path, shipped_db, "narrow", "heating=thermal", "heating.settings.band_k=0.5")
+    slow = _run(tmp_path, shipped_db, "slow", "heating=thermal", "heating.settings.time_constant_h=96")
+    assert -0.5 - 1e-6 <= narrow["deviation_min_k"] and narrow["deviation_max_k"] <= 0.5 + 1e-6
+    assert thermal["deviation_max_k"] > 0.5 + 1e-3  # the wider band is used
+    assert narrow["energy_cost_eur"] > thermal["energy_cost_eur"] + 1e-3  # less room, dearer
+    assert slow["energy_cost_eur"] < thermal["energy_cost_eur"] - 1e-3  # more thermal mass, cheaper
+    assert narrow["comfort_violation_kh"] == pytest.approx(0.0, abs=1e-6)
+    assert slow["comfort_violation_kh"] == pytest.approx(0.0, abs=1e-6)
+
+
 def test_the_service_refuses_a_heating_group_instead_of_ignoring_it(shipped_db):
     result = run_cli("-m", "ems", "serve", "--port", "0", "--set", "heating=thermal", "--set", f"paths.db={shipped_db}")
     assert result.returncode == 2
