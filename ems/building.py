@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ems.optim.kinds import DEVICE_KINDS
 from ems.optim.kinds.grid import Grid
@@ -18,6 +19,35 @@ METERED_KINDS = tuple(k for k, kind in DEVICE_KINDS.items() if kind.metered)
 FLEX_MODELS = (*METERED_KINDS, EV, *METER_ROLES)
 
 
+@dataclass(frozen=True)
+class SyntheticMeter:
+    """A meter no one recorded: meter ``copy_of`` of the same building ``lag_days`` days earlier (see Building)."""
+
+    copy_of: str
+    lag_days: int
+
+    @classmethod
+    def parse(cls, name: str, spec: Any, building: "Building") -> "SyntheticMeter":
+        where = f"building.synthetic_meters.{name}"
+        if isinstance(spec, SyntheticMeter):
+            return spec
+        if not isinstance(spec, dict) or set(spec) != {"copy_of", "lag_days"}:
+            raise ValueError(f"{where}: expected {{copy_of: <a meter of {building.id}>, lag_days: <whole days >= 1>}}")
+        if name in building.devices:
+            raise ValueError(f"{where}: {name!r} is a real meter of {building.id}; name the synthetic one otherwise")
+        if building.devices.get(spec["copy_of"]) != EV:
+            raise ValueError(f"{where}.copy_of={spec['copy_of']!r}: not an EV meter of {building.id} (its EV meters: "
+                             f"{', '.join(d for d, f in building.devices.items() if f == EV) or 'none'})")
+        lag = spec["lag_days"]
+        if isinstance(lag, bool) or not isinstance(lag, int) or lag < 1:
+            raise ValueError(f"{where}.lag_days={lag!r}: expected a whole number of days >= 1")
+        return cls(spec["copy_of"], lag)
+
+    def note(self, name: str, building: str) -> str:
+        return (f"synthetic: {building} {name} is meter {self.copy_of} {self.lag_days} days earlier (no such meter "
+                f"exists; its energy is added to the import)")
+
+
 @dataclass
 class Building:
     """One CoSSMic building (``id`` as in OPSD columns, e.g. ``residential4``).
@@ -28,6 +58,11 @@ class Building:
     the database. ``separately_metered`` devices draw from the grid through
     their own supply meter, not through grid_import (their energy is added to
     the building's import). ``grid`` holds the connection limits (kW).
+
+    ``synthetic_meters`` are meters no one recorded, each labelled synthetic in every output of a run: a
+    copy of a real EV meter ``copy_of`` taken ``lag_days`` days earlier (the same UTC hours): a second
+    car with the first car's habits, out of phase. Each draws through its own supply meter (its
+    energy is added to the import) and is an EV meter like the one it copies.
     """
 
     id: str
@@ -38,6 +73,7 @@ class Building:
     source_hint: str = "the OPSD household_data_60min_singleindex.csv"
     settlement_meters: list[str] = field(default_factory=lambda: ["grid_import"])
     separately_metered: list[str] = field(default_factory=list)
+    synthetic_meters: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.grid, dict):
@@ -54,10 +90,17 @@ class Building:
             for meter in getattr(self, key):
                 if meter not in self.devices:
                     raise ValueError(f"building.{key}: {meter!r} is not a device of {self.id}")
+        self.synthetic_meters = {name: SyntheticMeter.parse(name, spec, self) for name, spec in
+                                 (self.synthetic_meters or {}).items()}
 
     def devices_of(self, flex_model: str) -> list[str]:
-        """Device names with the given flex model, in config order."""
-        return [d for d, f in self.devices.items() if f == flex_model]
+        """Device names with the given flex model, in config order (synthetic meters after the real ones)."""
+        return [d for d, f in self.devices.items() if f == flex_model] + [
+            name for name, s in self.synthetic_meters.items() if self.devices[s.copy_of] == flex_model]
+
+    def synthetic_notes(self) -> list[str]:
+        """One line per synthetic meter, for every output of a run that uses it."""
+        return [s.note(name, self.id) for name, s in self.synthetic_meters.items()]
 
     def flexible(self) -> list[str]:
         """Devices whose flex model is a device kind (jobs of a day), in config order."""

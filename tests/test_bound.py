@@ -73,8 +73,8 @@ def test_the_bound_carries_the_battery_across_midnight_on_a_hand_solvable_case(s
     first, second = parse_request(day(0.10, [0.0] * 24)), parse_request(day(0.30, [1.0] * 10 + [0.0] * 14))
     daily = optimize_day(first).energy_cost_eur + optimize_day(second).energy_cost_eur
     assert daily == pytest.approx(3.0, abs=1e-9)
-    joined = join_requests([first, second], battery, grid, solver)
-    assert joined.n_steps == 48 and joined.battery.soc_init_kwh == 0
+    joined = join_requests([first, second], [battery], grid, solver)
+    assert joined.n_steps == 48 and joined.batteries[0].soc_init_kwh == 0
     cost, _ = solve_bound(joined)
     assert cost == pytest.approx(1.0, abs=1e-9)
 
@@ -102,7 +102,7 @@ def test_a_36_hour_horizon_keeps_the_evening_charge_the_day_horizon_wastes(solve
         plan = optimize_day(extend(first, prices2[:extra_hours], [0.0] * extra_hours, load2[:extra_hours],
                                    [0.0] * extra_hours))
         committed = commit(plan, first)
-        soc = committed.battery.soc_kwh[-1]
+        soc = committed.storages["battery"].soc_kwh[-1]
         second = optimize_day(parse_request(day(prices2, load2, soc)))
         return committed.energy_cost_eur + second.energy_cost_eur, soc
 

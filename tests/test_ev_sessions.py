@@ -27,14 +27,14 @@ def _needs(ev, day: date, charging: dict[int, float]) -> DayNeeds:
     for h, kwh in charging.items():
         meter[h] = kwh
     needs = DayNeeds(day, hours, np.zeros(24), np.zeros(24))
-    needs.ev_sessions = ev.sessions_of(hours, meter, 0.05)
+    needs.ev_sessions = {ev.name: ev.sessions_of(hours, meter, 0.05)}
     return needs
 
 
 def test_an_overnight_session_is_one_session_across_midnight(ev):
     evening = _needs(ev, date(2016, 1, 4), {20: 3.0, 21: 3.0, 22: 3.0})
     morning = _needs(ev, date(2016, 1, 5), {0: 2.0, 1: 1.0, 12: 1.5})  # the night's charge, then a daytime run
-    assert [s.overnight for s in evening.ev_sessions] == [True]
+    assert [s.overnight for s in evening.ev_sessions["ev"]] == [True]
     link = ev.link(evening, morning)
     assert (link.steps, link.absorbed, link.energy_kwh) == (7, 1, 3.0)  # until 07:00; the 00:00-02:00 run joins it
     # Planned 36 h from the evening's day: one session from 20:00 to 07:00 next day with all 12 kWh.
@@ -85,7 +85,7 @@ def test_runs_that_touch_are_one_session(ev):
     # 05:00-06:59 charges, leaving at 07:00 by the rule; a run from 07:00 is the same plug-in, not a car that
     # left and came back within the hour (two sessions sharing a step boundary would share one SOC value).
     needs = _needs(ev, date(2016, 1, 4), {5: 1.0, 6: 1.0, 7: 2.0, 8: 2.0})
-    assert [(s.arrival_step, s.departure_step, s.energy_kwh) for s in needs.ev_sessions] == [(5, 9, 6.0)]
+    assert [(s.arrival_step, s.departure_step, s.energy_kwh) for s in needs.ev_sessions["ev"]] == [(5, 9, 6.0)]
     evening = _needs(ev, date(2016, 1, 4), {22: 2.0})
     morning = _needs(ev, date(2016, 1, 5), {7: 2.0})  # starts right at the departure: still plugged in
     link = ev.link(evening, morning)

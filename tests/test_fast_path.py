@@ -85,7 +85,7 @@ def test_a_negative_export_price_cannot_be_dodged_by_burning_energy_in_the_batte
     assert battery_binaries(request).tolist() == [0]
     for result in (fast, full):
         assert result.energy_cost_eur == pytest.approx(0.20, abs=1e-7)
-        assert result.battery.charge_kw == pytest.approx([0.0], abs=1e-7)
+        assert result.storages["battery"].charge_kw == pytest.approx([0.0], abs=1e-7)
 
 
 def test_a_loss_free_battery_keeps_every_binary_and_the_same_optimum(solver):
@@ -93,7 +93,7 @@ def test_a_loss_free_battery_keeps_every_binary_and_the_same_optimum(solver):
     request, fast, full = both_ways({**sunny_day(solver), "battery": ideal}, solver)
     assert len(battery_binaries(request)) == 24
     assert fast.objective_eur == pytest.approx(full.objective_eur, abs=1e-7)
-    charge, discharge = np.asarray(fast.battery.charge_kw), np.asarray(fast.battery.discharge_kw)
+    charge, discharge = np.asarray(fast.storages["battery"].charge_kw), np.asarray(fast.storages["battery"].discharge_kw)
     assert np.minimum(charge, discharge).max() <= 1e-7
 
 

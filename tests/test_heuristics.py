@@ -29,8 +29,8 @@ def test_the_battery_stores_pv_surplus_first_and_covers_the_house_with_it():
     r = request([0.3] * 4, [1.0] * 4, pv=[0.0, 3.0, 0.0, 0.0], battery=BATTERY)
     res = seed_heuristic_schedule(r)
     assert violations(r, res) == []
-    assert res.battery.charge_kw == [0.0, 2.0, 0.0, 0.0]       # 2 of the 2 kW surplus (max_charge_kw)
-    assert res.battery.discharge_kw == [0.0, 0.0, 1.0, 1.0]    # then the house's deficit at >= median price
+    assert res.storages["battery"].charge_kw == [0.0, 2.0, 0.0, 0.0]       # 2 of the 2 kW surplus (max_charge_kw)
+    assert res.storages["battery"].discharge_kw == [0.0, 0.0, 1.0, 1.0]    # then the house's deficit at >= median price
     assert res.import_kw == [1.0, 0.0, 0.0, 0.0] and res.energy_cost_eur == pytest.approx(0.3)
 
 
@@ -42,7 +42,7 @@ def test_arbitrage_only_when_the_spread_beats_losses_and_wear(wear, charge, cost
     r = request([0.1, 0.1, 0.5, 0.5], [0.0, 0.0, 2.0, 2.0], battery=BATTERY | {"degradation_eur_kwh": wear})
     res = seed_heuristic_schedule(r)
     assert violations(r, res) == []
-    assert res.battery.charge_kw == charge
+    assert res.storages["battery"].charge_kw == charge
     assert res.energy_cost_eur == pytest.approx(cost)
 
 
@@ -56,15 +56,15 @@ def test_the_ev_charges_in_three_phases():
     # 1: 4 kWh (50 % of 8) in the cheapest quarter (steps 1, 4): step 1 full; 2: up to 95 % (7.6 kWh) just
     # in time: 3.6 at the last step; 3: the last 0.4 kWh in the cheapest 10 % (step 1, full) or PV surplus
     # (step 6), not in the cheaper step 4
-    assert res.ev.charge_kw == pytest.approx([0, 4.0, 0, 0, 0, 0, 0.4, 3.6])
+    assert res.storages["ev"].charge_kw == pytest.approx([0, 4.0, 0, 0, 0, 0, 0.4, 3.6])
     cheapest_only = SeedRules(opportunity_share=1.0, critical_frac=1.0)
-    assert seed_heuristic_schedule(r, cheapest_only).ev.charge_kw == pytest.approx([0, 4.0, 0, 0, 4.0, 0, 0, 0])
+    assert seed_heuristic_schedule(r, cheapest_only).storages["ev"].charge_kw == pytest.approx([0, 4.0, 0, 0, 4.0, 0, 0, 0])
 
 
 def test_the_validator_rejects_a_tampered_heuristic_schedule():
     r = request([0.1, 0.1, 0.5, 0.5], [0.0, 0.0, 2.0, 2.0], battery=BATTERY)
     res = seed_heuristic_schedule(r)
-    res.battery.soc_kwh[-1] += 1.0  # a battery that ends with energy it never charged
+    res.storages["battery"].soc_kwh[-1] += 1.0  # a battery that ends with energy it never charged
     assert any(v.startswith("battery:") for v in violations(r, res)), violations(r, res)
 
 

@@ -78,7 +78,7 @@ def test_a_single_ev_session_may_be_written_flat_or_as_sessions():
     a = parse_request({**DAY, "ev": flat})
     b = parse_request({**DAY, "ev": {"capacity_kwh": 10, "max_charge_kw": 2, "sessions": [
         {"soc_init_kwh": 2, "soc_target_kwh": 6, "deadline_step": 4}]}})
-    assert a.ev == b.ev and a.ev.sessions[0].arrival_step == 0
+    assert a.evs == b.evs and a.evs[0].sessions[0].arrival_step == 0
 
 
 def test_ev_sessions_are_charged_in_their_cheapest_hours_exactly():
@@ -92,14 +92,14 @@ def test_ev_sessions_are_charged_in_their_cheapest_hours_exactly():
     result = optimize_day(request)
     assert result.status == "optimal"
     assert result.energy_cost_eur == pytest.approx(2 * 0.10 + 2 * 0.12 + 2 * 0.05, abs=1e-9)
-    assert result.ev.soc_kwh[6] == pytest.approx(10) and result.ev.soc_kwh[18] == pytest.approx(8)
-    assert result.ev.soc_kwh[24] == pytest.approx(10)
+    assert result.storages["ev"].soc_kwh[6] == pytest.approx(10) and result.storages["ev"].soc_kwh[18] == pytest.approx(8)
+    assert result.storages["ev"].soc_kwh[24] == pytest.approx(10)
 
 
 def test_settlement_counts_the_ev():
-    """Before: settle() ignored plan.ev, so a plan with the EV as a storage settled without its charging."""
+    """Before: settle() ignored the EV schedule, so a plan with the EV as a storage settled without its charging."""
     plan = DayResult(status="optimal", pv_curtailed_kw=[0.0, 0.0],
-                     ev=StorageSchedule(charge_kw=[2.0, 0.0], soc_kwh=[0.0, 2.0, 2.0]))
+                     storages={"ev": StorageSchedule(charge_kw=[2.0, 0.0], soc_kwh=[0.0, 2.0, 2.0])})
     actual = settle(plan, np.array([0.5, 0.5]), np.array([0.0, 1.0]))
     assert actual.import_kw.tolist() == [2.5, 0.0] and actual.export_kw.tolist() == [0.0, 0.5]
 
@@ -120,7 +120,7 @@ def test_battery_agent_carries_its_soc_across_days():
                              "battery": agent.spec().model_dump()})
     plan = optimize_day(request)
     agent.end_day(plan)
-    assert agent.soc_kwh == pytest.approx(plan.battery.soc_kwh[-1]) and agent.spec().soc_init_kwh == agent.soc_kwh
+    assert agent.soc_kwh == pytest.approx(plan.storages["battery"].soc_kwh[-1]) and agent.spec().soc_init_kwh == agent.soc_kwh
     agent.reset()
     assert agent.soc_kwh == 5.0
 
@@ -133,7 +133,7 @@ def test_compare_keeps_the_users_overrides(shipped_db):
     combos = _combinations(cfg, Experiment.from_config(cfg), overrides)
     assert len(combos) == 10
     assert combos["phases/none"][0].mode.w_prob == 0.5 and combos["phases/home"][0].mode.w_prob == 0.5
-    assert combos["phases/home"][0].battery.capacity_kwh == 7 and combos["baseline/none"][0].battery is None
+    assert combos["phases/home"][0].batteries[0].capacity_kwh == 7 and combos["baseline/none"][0].batteries == []
     assert combos["baseline/home"][0].mode.name == "baseline"
 
 
@@ -162,7 +162,7 @@ def test_service_composes_its_config_from_the_overrides(shipped_db, tmp_path):
     base = [f"paths.db={shipped_db}", f"paths.output_dir={tmp_path}"]
     composed = service_overrides([*base, "battery=none", "mode.w_prob=0.3"])
     services = Services(load_config(composed), composed)
-    assert services.settings.w_prob == 0.3 and services.settings.battery is None
+    assert services.settings.w_prob == 0.3 and services.settings.batteries == []
     service = services.get("residential3")
     body = {"building_id": "residential3", "target_date": "2016-06-08", "price_profile": [0.3] * 24,
             "battery_enabled": True}
@@ -170,7 +170,7 @@ def test_service_composes_its_config_from_the_overrides(shipped_db, tmp_path):
         expand(body, service.building, service.profile, service.agent, services.settings)
     request = expand({**body, "battery_enabled": False}, service.building, service.profile, service.agent,
                      services.settings)
-    assert request.battery is None
+    assert request.batteries == []
     assert all(d.preference_weight in (0.0, 0.3) for d in request.devices)
 
 
@@ -198,16 +198,16 @@ def test_replay_and_service_pose_the_ev_the_same_way(shipped_db, tmp_path):
     building = instantiate(load_config(["building=residential4"]).building)
     ev = instantiate(load_config(["ev=home"]).ev)
     day = _day({"grid_import": [3.0, 3.0, 1.0], "ev": [2.0, 2.0, 0.0]})
-    needs = metered_needs(day, building, ReplaySettings(), {}, ev)
-    replayed = GlobalOptimizer(building.grid, ev=ev).request(needs, [0.3] * 3, [0.0] * 3)
-    assert replayed.ev.sessions[0].soc_target_kwh - replayed.ev.sessions[0].soc_init_kwh == pytest.approx(4 * 0.9)
+    needs = metered_needs(day, building, ReplaySettings(), {}, [ev])
+    replayed = GlobalOptimizer(building.grid, evs=[ev]).request(needs, [0.3] * 3, [0.0] * 3)
+    assert replayed.evs[0].sessions[0].soc_target_kwh - replayed.evs[0].sessions[0].soc_init_kwh == pytest.approx(4 * 0.9)
     assert not [d for d in replayed.devices if d.name.startswith("ev")]
     composed = service_overrides([f"paths.db={shipped_db}", f"paths.output_dir={tmp_path}"])
     service = Services(load_config(composed), composed).get("residential4")
     hours = np.arange(24)
-    served = GlobalOptimizer(building.grid, ev=ev).request(typical_needs(service.profile, building, date(2016, 6, 8),
-                                                                         hours, ev), [0.3] * 24, [0.0] * 24)
-    assert type(served.ev) is type(replayed.ev) and served.ev.sessions[0].deadline_step == ev.departure_hour
+    served = GlobalOptimizer(building.grid, evs=[ev]).request(typical_needs(service.profile, building, date(2016, 6, 8),
+                                                                         hours, [ev]), [0.3] * 24, [0.0] * 24)
+    assert type(served.evs[0]) is type(replayed.evs[0]) and served.evs[0].sessions[0].deadline_step == ev.departure_hour
 
 
 #: Layers from the bottom; a module may import its own layer and those below, never one above.

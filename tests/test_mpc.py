@@ -40,7 +40,7 @@ def test_re_planning_at_noon_spends_the_battery_on_the_load_the_morning_revealed
     plan, failed = replan(once, request, 12, 24, (np.zeros(24), np.zeros(24)), (actual, np.zeros(24)), 1.0,
                           lambda sub, t0: optimize_day(sub))
     assert failed == [] and cost(plan) == pytest.approx(4.7, abs=1e-9)
-    assert plan.battery.soc_kwh[0] == 5 and plan.battery.soc_kwh[-1] == pytest.approx(0.0, abs=1e-9)
+    assert plan.storages["battery"].soc_kwh[0] == 5 and plan.storages["battery"].soc_kwh[-1] == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize("solver", SOLVER_NAMES)

@@ -124,7 +124,7 @@ def test_battery_arbitrage_by_hand(solver):
     # Charge 2 kWh at 0.10 (1.8 stored), deliver 1.62 kWh at step 1, import the other 0.38 kWh at 0.30.
     _, result = solve(data)
     assert result.energy_cost_eur == pytest.approx(0.2 + 0.3 * 0.38, abs=1e-7)
-    assert result.battery.soc_kwh == pytest.approx([0.0, 1.8, 0.0], abs=1e-7)
+    assert result.storages["battery"].soc_kwh == pytest.approx([0.0, 1.8, 0.0], abs=1e-7)
     # With wear at 0.05 EUR/kWh each kWh still pays: 0.243 saved - 0.15 - 0.0405 > 0.
     _, worn = solve({**data, "battery": {**battery, "degradation_eur_kwh": 0.05}})
     assert worn.degradation_eur == pytest.approx(0.05 * (2 + 1.62), abs=1e-7)
@@ -156,8 +156,8 @@ def test_ev_charges_in_the_cheapest_plugged_in_hours(solver):
         take = min(3.7, left)
         expected, left = expected + take * prices[t], left - take
     assert result.energy_cost_eur == pytest.approx(expected, abs=1e-7)
-    assert result.ev.soc_kwh[10] == pytest.approx(20.0, abs=1e-6)
-    assert sum(result.ev.charge_kw[:2]) == 0 and sum(result.ev.charge_kw[10:]) == 0
+    assert result.storages["ev"].soc_kwh[10] == pytest.approx(20.0, abs=1e-6)
+    assert sum(result.storages["ev"].charge_kw[:2]) == 0 and sum(result.storages["ev"].charge_kw[10:]) == 0
 
 
 def test_preferences_filter_by_theta_and_the_penalty_steers(solver):
@@ -238,7 +238,7 @@ def test_validator_catches_a_tampered_schedule(solver):
     start = result.devices["dishwasher"].starts[0]
     moved = DeviceSchedule(result.devices["dishwasher"].power_kw, [(start + 5) % 20])
     result.devices["dishwasher"] = moved
-    result.battery.soc_kwh[3] += 0.5
+    result.storages["battery"].soc_kwh[3] += 0.5
     result.energy_cost_eur += 0.01
     found = " | ".join(violations(request, result))
     assert "dishwasher: power_kw is not the cycle started at" in found

@@ -69,7 +69,7 @@ def test_seed_optimize_request_returns_a_valid_schedule(server, overrides):
     service = services.get("residential3")
     request = expand(SEED_OPTIMIZE, service.building, service.profile, service.agent, services.settings)
     assert violations(request, DayResult.from_dict(body)) == []
-    assert len(body["import_kw"]) == 24 and "battery" in body and "dishwasher" in body["devices"]
+    assert len(body["import_kw"]) == 24 and "battery" in body["storages"] and "dishwasher" in body["devices"]
 
 
 def test_full_request_with_negative_prices_is_valid(server):

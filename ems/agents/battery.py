@@ -30,6 +30,8 @@ class BatteryAgent:
     charge_efficiency: float
     discharge_efficiency: float
     degradation_eur_kwh: float
+    #: Names the battery in the request, the result and the KPIs (several batteries: each its own name).
+    name: str = "battery"
     soc_kwh: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -43,7 +45,7 @@ class BatteryAgent:
                 raise ValueError(f"battery.{name}={getattr(self, name)} is outside [battery.soc_min_frac, "
                                  f"battery.soc_max_frac] = [{self.soc_min_frac}, {self.soc_max_frac}]")
         self._template = BatterySpec(  # validated once, here
-            capacity_kwh=self.capacity_kwh, max_charge_kw=self.max_charge_kw, max_discharge_kw=self.max_discharge_kw,
+            name=self.name, capacity_kwh=self.capacity_kwh, max_charge_kw=self.max_charge_kw, max_discharge_kw=self.max_discharge_kw,
             soc_init_kwh=self.kwh(self.soc_init_frac), soc_final_min_kwh=self.kwh(self.soc_final_min_frac),
             soc_min_kwh=self.kwh(self.soc_min_frac), soc_max_kwh=self.kwh(self.soc_max_frac),
             charge_efficiency=self.charge_efficiency, discharge_efficiency=self.discharge_efficiency,
@@ -62,9 +64,10 @@ class BatteryAgent:
     def end_day(self, plan: DayResult) -> None:
         """Carry the plan's final SOC into the next day (a plan without the battery leaves it), within
         [soc_min, soc_max]: a solver may end a hair (its feasibility tolerance, ~1e-9 kWh) outside them."""
-        if plan.ok and plan.battery is not None:
+        schedule = plan.storages.get(self.name)
+        if plan.ok and schedule is not None:
             t = self._template
-            self.soc_kwh = min(max(plan.battery.soc_kwh[-1], t.soc_min_kwh), t.soc_max_kwh or t.capacity_kwh)
+            self.soc_kwh = min(max(schedule.soc_kwh[-1], t.soc_min_kwh), t.soc_max_kwh or t.capacity_kwh)
 
     def reset(self) -> None:
         """Back to the configured initial SOC (a new replay)."""

@@ -57,6 +57,17 @@ class Link:
     peak_kw: float
 
 
+@dataclass(frozen=True)
+class Carry:
+    """How one car's day joins its neighbours: the overnight session continuing into the next day
+    (``after``), the one coming from the day before (``before``) and the SOC the committed day before
+    left that one at (``start_soc_kwh``; None: what the metered charging left). See :meth:`EVAgent.spec`."""
+
+    after: Link | None = None
+    before: Link | None = None
+    start_soc_kwh: float | None = None
+
+
 @dataclass
 class EVAgent:
     """EV parameters: battery kWh, charger kW (grid side), charge efficiency, the target SOC a
@@ -75,6 +86,11 @@ class EVAgent:
     arrival_hour: int
     departure_hour: int
     v2g: bool = False
+    #: Names the car in the request, the result and the KPIs (several EVs: each its own name).
+    name: str = "ev"
+    #: The building's EV meter whose charging runs are this car's sessions (null: every EV meter of the
+    #: building, summed; several EVs: each names its own).
+    meter: str | None = None
     _carried: tuple[date, float] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -115,12 +131,13 @@ class EVAgent:
     def link(self, today: "DayNeeds", tomorrow: "DayNeeds | None") -> Link | None:
         """How today's overnight session continues into ``tomorrow`` (the next local day's needs;
         None: not replayed); None when today has no overnight session or there is no tomorrow."""
-        if tomorrow is None or not today.ev_sessions or not today.ev_sessions[-1].overnight:
+        mine = today.ev_sessions.get(self.name, [])
+        if tomorrow is None or not mine or not mine[-1].overnight:
             return None
         hours = tomorrow.local_hours
         steps = self._departure(hours)
         absorbed, energy, peak = 0, 0.0, 0.0
-        for s in tomorrow.ev_sessions:
+        for s in tomorrow.ev_sessions.get(self.name, []):
             if s.arrival_step > steps:  # a run from the departure on is still the same plug-in
                 break
             absorbed, energy, peak = absorbed + 1, energy + s.energy_kwh, max(peak, s.peak_kw)
@@ -142,7 +159,7 @@ class EVAgent:
         n = needs.n_steps
         steps = n if steps is None else steps
         target, eta = self.soc_target_kwh, self.charge_efficiency
-        sessions: list[SessionNeed] = list(needs.ev_sessions)
+        sessions: list[SessionNeed] = list(needs.ev_sessions.get(self.name, []))
         if before is not None:
             sessions = sessions[before.absorbed:]
             if continuation:
@@ -163,7 +180,7 @@ class EVAgent:
                 continue
             gain = max(s.energy_kwh, 0.0) * eta
             if gain > target + 1e-9:
-                raise ValueError(f"ev: {s.energy_kwh:g} kWh charged in the session from step {s.arrival_step} "
+                raise ValueError(f"{self.name}: {s.energy_kwh:g} kWh charged in the session from step {s.arrival_step} "
                                  f"exceed what the car can take ({target:g} kWh at ev.soc_target_frac="
                                  f"{self.soc_target_frac}); raise ev.capacity_kwh")
             init, leave, need = target - gain, s.departure_step, target
@@ -174,7 +191,7 @@ class EVAgent:
                                  arrival_step=s.arrival_step, deadline_step=leave))
         if not out:
             return None
-        return EVSpec(capacity_kwh=self.capacity_kwh, max_charge_kw=charger, sessions=out,
+        return EVSpec(name=self.name, capacity_kwh=self.capacity_kwh, max_charge_kw=charger, sessions=out,
                       charge_efficiency=eta, v2g=self.v2g,
                       max_discharge_kw=charger if self.v2g else 0.0, discharge_efficiency=eta)
 
@@ -188,8 +205,9 @@ class EVAgent:
     def end_day(self, day: date, plan: "DayResult", n: int, overnight: bool) -> None:
         """Carry the committed plan's SOC at midnight when ``day`` ends with an overnight session."""
         self._carried = None
-        if overnight and plan.ev is not None and len(plan.ev.soc_kwh) > n:
-            self._carried = (day, min(max(plan.ev.soc_kwh[n], 0.0), self.soc_target_kwh))
+        schedule = plan.storages.get(self.name)
+        if overnight and schedule is not None and len(schedule.soc_kwh) > n:
+            self._carried = (day, min(max(schedule.soc_kwh[n], 0.0), self.soc_target_kwh))
 
     def reset(self) -> None:
         """Forget the carried session (a replay starts with no car plugged in)."""

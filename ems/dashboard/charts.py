@@ -11,6 +11,8 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from ems.experiment.settlement import battery_columns
+
 #: Schedule columns that are not a device's power.
 NOT_DEVICES = {"utc_hour", "local_date", "local_hour", "import_price_eur_kwh", "base_load_kw", "pv_kw", "import_kw",
                "export_kw", "battery_kw", "battery_soc_kwh", "ev_soc_kwh"}
@@ -30,7 +32,8 @@ def schedule(steps: pl.DataFrame, title: str) -> go.Figure:
     hours = steps["local_hour"].to_list()
     fig.add_trace(go.Scatter(x=hours, y=steps["base_load_kw"].to_list(), name="base load", stackgroup="load",
                              line_shape="hv"), row=1, col=1)
-    for column in (c for c in steps.columns if c.endswith("_kw") and c not in NOT_DEVICES):
+    batteries = battery_columns(steps.columns)
+    for column in (c for c in steps.columns if c.endswith("_kw") and c not in NOT_DEVICES | batteries):
         fig.add_trace(go.Scatter(x=hours, y=steps[column].fill_null(0).to_list(), name=column.removesuffix("_kw"),
                                  stackgroup="load", line_shape="hv"), row=1, col=1)
     for column, name, dash in (("pv_kw", "PV", "solid"), ("import_kw", "grid import", "dot")):

@@ -63,13 +63,18 @@ def load_days(store: Store, building: "Building", days: list[date]) -> tuple[lis
     """
     if not days:
         return [], {}
-    frame = store.energy_wide(building.id, days[0], days[-1])
+    lag = max((s.lag_days for s in building.synthetic_meters.values()), default=0)
+    frame = store.energy_wide(building.id, days[0] - timedelta(days=lag), days[-1])
+    for name, s in building.synthetic_meters.items():  # the copied meter's reading of the same UTC hour lag days before
+        if s.copy_of in frame.columns:
+            frame = frame.join(frame.select(pl.col("utc_hour") + pl.duration(days=s.lag_days), pl.col(s.copy_of)
+                                            .alias(name)), on="utc_hour", how="left")
     dates = frame["local_date"].to_list()
     bounds = {}
     for i, d in enumerate(dates):  # first row and row count of each local day
         first, count = bounds.get(d, (i, 0))
         bounds[d] = (first, count + 1)
-    meters = [d for d in building.devices if d in frame.columns]
+    meters = [d for d in (*building.devices, *building.synthetic_meters) if d in frame.columns]
     energy = {d: frame[d].cast(pl.Float64).fill_null(np.nan).to_numpy() for d in meters}
     missing_price = frame["price_eur_mwh"].is_null().to_numpy()
     hours = frame.select("utc_hour", "local_date", "local_hour", "price_eur_mwh")

@@ -70,17 +70,18 @@ class Bound:
 
 
 def period_request(days: list[DayData], exp: Experiment, max_kw: dict[str, float],
-                   final_soc_kwh: float | None = None, replayed: list[DayData] | None = None) -> DayRequest | None:
+                   final_soc_kwh: dict[str, float] | None = None, replayed: list[DayData] | None = None
+                   ) -> DayRequest | None:
     """The whole-period request of ``days`` (see the module docstring); None without a day to pose.
-    ``final_soc_kwh``: the battery's SOC at the run's end, which the bound must also reach (default:
-    the configured final SOC). ``replayed``: the days the replay saw (default ``days``): an overnight
+    ``final_soc_kwh``: each battery's SOC at the run's end (by name), which the bound must also reach
+    (default: the configured final SOC). ``replayed``: the days the replay saw (default ``days``): an overnight
     EV session shared with a replayed day that is not among ``days`` is cut where the replay cut it."""
     coordinator = exp.optimizer()
     wanted = {d.day for d in days}
     valid = {}
     # The replayed days beyond ``days`` matter only for the EV sessions they share: without an EV they are not posed.
-    for day in (replayed or days) if exp.ev is not None else days:
-        problem = pose(day, exp.building, exp.replay, max_kw, exp.ev, exp.heating)
+    for day in (replayed or days) if exp.evs else days:
+        problem = pose(day, exp.building, exp.replay, max_kw, exp.evs, exp.heating)
         if not isinstance(problem, str):
             valid[day.day] = problem
     parts, sessions = [], []
@@ -90,66 +91,71 @@ def period_request(days: list[DayData], exp: Experiment, max_kw: dict[str, float
             continue
         request = coordinator.request(problem.needs, exp.tariff.import_price(day.hours),
                                       exp.tariff.export_price(day.hours), with_battery=False)
-        parts.append(request.model_copy(update={"ev": None}))
-        sessions.append(_ev_part(exp, problem, valid, wanted))
+        parts.append(request.model_copy(update={"evs": []}))
+        sessions.append(_ev_parts(exp, problem, valid, wanted))
     if not parts:
         return None
-    battery = exp.battery
-    spec = None
-    if battery is not None:
+    specs = []
+    for battery in exp.batteries:
         spec = battery.spec(battery.kwh(battery.soc_init_frac))
-        if final_soc_kwh is not None:
-            spec = spec.model_copy(update={"soc_final_min_kwh": max(spec.soc_min_kwh, min(final_soc_kwh,
-                                                                                           spec.soc_final_min_kwh))})
-    return join_requests(parts, spec, exp.building.grid, exp.solver.name, sessions)
+        if final_soc_kwh is not None and battery.name in final_soc_kwh:
+            spec = spec.model_copy(update={"soc_final_min_kwh": max(spec.soc_min_kwh, min(
+                final_soc_kwh[battery.name], spec.soc_final_min_kwh))})
+        specs.append(spec)
+    return join_requests(parts, specs, exp.building.grid, exp.solver.name, sessions)
 
 
-def _ev_part(exp: Experiment, problem, valid: dict, wanted: set) -> EVSpec | None:
-    """The EV sessions of ``problem``'s day in the whole-period request: an overnight session runs
+def _ev_parts(exp: Experiment, problem, valid: dict, wanted: set) -> list[EVSpec]:
+    """Each EV's sessions of ``problem``'s day in the whole-period request: an overnight session runs
     into the next day when that day is in the bound too (and is left out of it there), and is cut
     at midnight as in the replay when the next day was replayed but is not in the bound."""
-    if exp.ev is None:
-        return None
-    day = problem.day.day
-    after = before = None
-    if (nxt := valid.get(day + timedelta(days=1))) is not None:
-        after = exp.ev.link(problem.needs, nxt.needs)
-    if (prev := valid.get(day - timedelta(days=1))) is not None:
-        before = exp.ev.link(prev.needs, problem.needs)
-    joined = after is not None and day + timedelta(days=1) in wanted
-    steps = problem.day.n_steps + (after.steps if joined else 0)
-    return exp.ev.spec(problem.needs, steps=steps, after=after, before=before,
+    day, out = problem.day.day, []
+    for ev in exp.evs:
+        after = before = None
+        if (nxt := valid.get(day + timedelta(days=1))) is not None:
+            after = ev.link(problem.needs, nxt.needs)
+        if (prev := valid.get(day - timedelta(days=1))) is not None:
+            before = ev.link(prev.needs, problem.needs)
+        joined = after is not None and day + timedelta(days=1) in wanted
+        steps = problem.day.n_steps + (after.steps if joined else 0)
+        spec = ev.spec(problem.needs, steps=steps, after=after, before=before,
                        continuation=not (before is not None and day - timedelta(days=1) in wanted))
+        if spec is not None:
+            out.append(spec)
+    return out
 
 
-def join_requests(parts: list[DayRequest], battery: BatterySpec | None, grid: Grid, solver: str = "highs",
-                  ev_parts: list[EVSpec | None] | None = None) -> DayRequest:
+def join_requests(parts: list[DayRequest], batteries: list[BatterySpec], grid: Grid, solver: str = "highs",
+                  ev_parts: list[list[EVSpec]] | None = None) -> DayRequest:
     """Day requests (1-hour steps, in time order) joined into one horizon: jobs in their own day's
-    window without PMFs or penalty, EV sessions on their days, ``battery`` (its initial and final
-    SOC) across the whole period without wear cost, the grid limits raised to what a settled plan
-    could reach (see the module docstring). ``ev_parts``: each day's EV part instead of its
-    request's (its sessions may run past the day's end, into the next)."""
-    devices, sessions, offset, charger = [], [], 0, 0.0
-    evs = ev_parts if ev_parts is not None else [r.ev for r in parts]
+    window without PMFs or penalty, each EV's sessions on their days (one EV per name), the
+    ``batteries`` (their initial and final SOC) across the whole period without wear cost, the grid
+    limits raised to what a settled plan could reach (see the module docstring). ``ev_parts``: each
+    day's EVs instead of its request's (their sessions may run past the day's end, into the next)."""
+    devices, offset = [], 0
+    sessions: dict[str, list] = {}
+    chargers: dict[str, float] = {}
+    templates: dict[str, EVSpec] = {}
+    evs = ev_parts if ev_parts is not None else [r.evs for r in parts]
     total = sum(r.n_steps for r in parts)
-    for i, (r, r_ev) in enumerate(zip(parts, evs)):
+    for i, (r, day_evs) in enumerate(zip(parts, evs)):
         for d in r.devices:
             placed = device_kind(d.flex_model).placed(d.model_copy(update={"pmf": None}), offset, total)
             devices.append(placed.model_copy(update={"name": f"{d.name}@{i}", "preference_weight": 0.0}))
-        if r_ev is not None:
-            charger = max(charger, r_ev.max_charge_kw)
-            sessions += [s.model_copy(update={"arrival_step": s.arrival_step + offset,
-                                              "deadline_step": s.deadline_step + offset}) for s in r_ev.sessions]
+        for r_ev in day_evs:
+            templates.setdefault(r_ev.name, r_ev)
+            chargers[r_ev.name] = max(chargers.get(r_ev.name, 0.0), r_ev.max_charge_kw)
+            sessions.setdefault(r_ev.name, []).extend(
+                s.model_copy(update={"arrival_step": s.arrival_step + offset,
+                                     "deadline_step": s.deadline_step + offset}) for s in r_ev.sessions)
         offset += r.n_steps
-    ev = None
-    if sessions:
-        template = next(e for e in evs if e is not None)
-        ev = EVSpec(**{**template.model_dump(), "max_charge_kw": charger,
-                       "max_discharge_kw": charger if template.v2g else 0.0,
-                       "sessions": [s.model_dump() for s in sessions]})
-    spec = battery.model_copy(update={"degradation_eur_kwh": 0.0}) if battery is not None else None
+    joined_evs = [EVSpec(**{**template.model_dump(), "max_charge_kw": chargers[name],
+                            "max_discharge_kw": chargers[name] if template.v2g else 0.0,
+                            "sessions": [s.model_dump() for s in sessions[name]]})
+                  for name, template in templates.items() if sessions[name]]
+    specs = [b.model_copy(update={"degradation_eur_kwh": 0.0}) for b in batteries]
     join = lambda key: np.concatenate([getattr(r, key) for r in parts]).tolist()  # noqa: E731
-    storages = [s for s in (spec, ev) if s is not None]
+    storages = [*specs, *joined_evs]
     reach_in = max(join("base_load_kw")) + max(sum(device_kind(d.flex_model).peak_kw(d) for d in r.devices)
                                                for r in parts) + sum(s.max_charge_kw for s in storages)
     reach_out = max(join("pv_kw")) + sum(s.max_out_kw for s in storages)
@@ -158,7 +164,7 @@ def join_requests(parts: list[DayRequest], battery: BatterySpec | None, grid: Gr
     return DayRequest(
         step_hours=1.0, import_price_eur_kwh=join("import_price_eur_kwh"),
         export_price_eur_kwh=join("export_price_eur_kwh"), pv_kw=join("pv_kw"), base_load_kw=join("base_load_kw"),
-        grid=limits, devices=devices, battery=spec, ev=ev, theta=0.0, solver=SolverSpec(name=solver),
+        grid=limits, devices=devices, batteries=specs, evs=joined_evs, theta=0.0, solver=SolverSpec(name=solver),
         pv_curtailable=parts[0].pv_curtailable)
 
 
@@ -177,7 +183,7 @@ def solve_bound(request: DayRequest) -> tuple[float, int]:
 
 
 def period_bound(days: list[DayData], exp: Experiment, max_kw: dict[str, float],
-                 final_soc_kwh: float | None = None, replayed: list[DayData] | None = None) -> Bound | None:
+                 final_soc_kwh: dict[str, float] | None = None, replayed: list[DayData] | None = None) -> Bound | None:
     """The bound of the energy cost over ``days`` (EUR; see the module docstring and
     :func:`period_request`); None without a day to pose."""
     started = time.perf_counter()

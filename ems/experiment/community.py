@@ -93,7 +93,7 @@ def members_of(cfg: DictConfig, names: list[str]) -> dict[str, Member]:
                                           f"the metered days; use forecast=perfect (experiment=community sets it)"),
         (base.mode.name != "centralized", f"mode={base.mode.name}: the community schedules every part of each "
                                           f"building by the MILP; use mode=centralized (experiment=community sets it)"),
-        (base.ev is not None, "ev: the community runner schedules no EV (an EV's overnight sessions link days); "
+        (bool(base.evs), "ev: the community runner schedules no EV (an EV's overnight sessions link days); "
                               "use ev=none"),
         (base.heating is not None, "heating: the community runner plans heat pumps as daily quotas; leave heating unset"),
         (base.learner is not None, "learner: the community runner uses no PMFs; use learner=none"),
@@ -112,13 +112,13 @@ def members_of(cfg: DictConfig, names: list[str]) -> dict[str, Member]:
             building = instantiate(load_config([f"building={name}"]).building, where="building")
         except Exception as exc:  # noqa: BLE001 - hydra's missing-option error, one line
             raise ValueError(f"buildings: {name!r} is not a building config (conf/building/*.yaml)") from exc
-        exp = replace(base, building=building, battery=copy.deepcopy(base.battery))
-        if exp.battery is not None:
-            exp.battery.reset()
-        joint = copy.deepcopy(exp.battery)
+        exp = replace(base, building=building, batteries=copy.deepcopy(base.batteries))
+        for battery in exp.batteries:
+            battery.reset()
+        joint = copy.deepcopy(exp.batteries)
         members[name] = Member(exp, load_period(cfg, building), exp.optimizer(),
-                               GlobalOptimizer(building.grid, exp.solver, joint if exp.mode.uses_battery else None,
-                                               None, theta=exp.theta))
+                               GlobalOptimizer(building.grid, exp.solver, joint if exp.mode.uses_battery else [],
+                                               [], theta=exp.theta))
     return members
 
 
@@ -172,7 +172,7 @@ def common_days(cfg: DictConfig, members: dict[str, Member], skipped: dict[str, 
                          f"(period.start={cfg.period.start}, period.n_days={cfg.period.n_days})")
     tariff = next(iter(members.values())).exp.tariff
     for day in tqdm(common, desc=f"community of {len(members)}", unit="day", disable=None):
-        problems = {n: pose(days[n][day], m.exp.building, m.exp.replay, m.period.max_kw, None) for n, m in
+        problems = {n: pose(days[n][day], m.exp.building, m.exp.replay, m.period.max_kw, []) for n, m in
                     members.items()}
         bad = [f"{n}: {p}" for n, p in problems.items() if isinstance(p, str)]
         if bad:
@@ -204,10 +204,10 @@ def _day(day, members: dict[str, Member], problems: dict, buy: np.ndarray, sell:
     if not joint.ok:
         return f"jointly: {'; '.join(joint.diagnosis)}"
     for n, m in members.items():
-        if m.alone.battery is not None:
-            m.alone.battery.end_day(alone[n])
-        if m.joint.battery is not None:
-            m.joint.battery.end_day(joint.buildings[n])
+        for battery in m.alone.batteries:
+            battery.end_day(alone[n])
+        for battery in m.joint.batteries:
+            battery.end_day(joint.buildings[n])
     nets = {n: np.asarray(b.import_kw) - np.asarray(b.export_kw) for n, b in joint.buildings.items()}
     inner = internal_price(buy, sell, settings.sharing_price_eur_kwh)
     split, moved, shared = split_costs(nets, buy, sell, inner)

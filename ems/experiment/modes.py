@@ -37,16 +37,16 @@ class Baseline:
     plans_ahead: bool = False  # the metered day: a longer horizon changes nothing
 
     def plan(self, problem: DayProblem, request: DayRequest, experiment: "Experiment | None" = None) -> DayResult:
-        request = request.model_copy(update={"battery": None})
+        request = request.model_copy(update={"batteries": []})
         n, needs = request.n_steps, problem.needs
         result = DayResult(status="feasible", solver="baseline", pv_curtailed_kw=[0.0] * n)
         for d in request.devices:
             result.devices[d.name] = device_kind(d.flex_model).from_power(d, needs.baseline_kw[d.name])
         load = np.asarray(request.base_load_kw) + sum((np.asarray(s.power_kw) for s in result.devices.values()),
                                                       np.zeros(n))
-        if request.ev is not None:
-            result.ev = EV.from_charge(request.ev, needs.ev_baseline_kw, request.step_hours)
-            load = load + needs.ev_baseline_kw
+        for ev in request.evs:  # each car charged as its meter saw it
+            result.storages[ev.name] = EV.from_charge(ev, needs.ev_baseline_kw[ev.name], request.step_hours)
+            load = load + needs.ev_baseline_kw[ev.name]
         net = load - np.asarray(request.pv_kw)
         result.import_kw, result.export_kw = np.maximum(net, 0).tolist(), np.maximum(-net, 0).tolist()
         price(request, result)
@@ -121,23 +121,22 @@ class Decentralized:
                 devices[d.name] = agent.optimize_day(request.import_price_eur_kwh, request.step_hours, request.theta)
         except InfeasibleDevice as exc:
             return DayResult(status="infeasible", diagnosis=[str(exc)], solver=solver.name)
-        ev = None
-        if request.ev is not None:
+        evs = {}
+        for car in request.evs:  # each car alone, on its own charger
             alone = DayRequest(step_hours=request.step_hours, import_price_eur_kwh=request.import_price_eur_kwh,
-                               grid=Grid(max_import_kw=request.ev.max_charge_kw, max_export_kw=0.0), ev=request.ev)
+                               grid=Grid(max_import_kw=car.max_charge_kw, max_export_kw=0.0), evs=[car])
             ev_plan = optimize_day(alone, solver)
             if not ev_plan.ok:
                 return ev_plan
-            ev = ev_plan.ev
+            evs[car.name] = ev_plan.storages[car.name]
         fixed_kw = sum((np.asarray(s.power_kw) for s in devices.values()), np.zeros(request.n_steps))
-        if ev is not None:
-            fixed_kw = fixed_kw + np.asarray(ev.charge_kw)
+        fixed_kw = fixed_kw + sum((np.asarray(s.charge_kw) for s in evs.values()), np.zeros(request.n_steps))
         rest = optimize_day(request.model_copy(update={
-            "devices": [], "ev": None, "base_load_kw": (np.asarray(request.base_load_kw) + fixed_kw).tolist()}),
+            "devices": [], "evs": [], "base_load_kw": (np.asarray(request.base_load_kw) + fixed_kw).tolist()}),
             solver)
         if not rest.ok:
             return rest
-        rest.devices, rest.ev = devices, ev
+        rest.devices, rest.storages = devices, rest.storages | evs
         validate(request, rest)
         return rest
 

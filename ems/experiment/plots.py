@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ems.experiment.settlement import battery_columns
 from ems.figures import plt, save_figure  # Agg, or a notebook's own backend
 
 
@@ -14,7 +15,7 @@ def day_schedule(steps: pl.DataFrame, day, title: str, path: Path) -> Path:
     d = steps.filter(pl.col("local_date") == day)
     x = list(range(d.height + 1))
     devices = [c for c in d.columns if c.endswith("_kw") and c not in
-               ("base_load_kw", "pv_kw", "import_kw", "export_kw", "battery_kw")]
+               ("base_load_kw", "pv_kw", "import_kw", "export_kw", *battery_columns(d.columns))]
     fig, (ax, ax_soc) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     charge = d["battery_kw"].clip(lower_bound=0)
     layers = [_edge(d["base_load_kw"])] + [_edge(d[c].fill_null(0)) for c in devices] + [_edge(charge)]

@@ -49,10 +49,10 @@ class DayProblem:
 
 
 def pose(day: DayData, building: Building, settings: ReplaySettings, max_kw: dict[str, float],
-         ev_agent=None, heating: Heating | None = None) -> DayProblem | str:
+         ev_agents=(), heating: Heating | None = None) -> DayProblem | str:
     """The day's problem, or the reason it cannot be posed (e.g. negative base load). With a prepared
     ``heating`` that plans thermally, its heat pumps are thermal devices instead of daily quotas."""
-    needs = metered_needs(day, building, settings, max_kw, ev_agent)
+    needs = metered_needs(day, building, settings, max_kw, ev_agents)
     if isinstance(needs, str):
         return needs
     if heating is not None:

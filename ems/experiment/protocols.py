@@ -21,6 +21,7 @@ from ems.agents.ev import EVAgent
 from ems.agents.optimizer import GlobalOptimizer
 from ems.building import Building
 from ems.config import instantiate
+from ems.agents.fleet import agents, check_fleet
 from ems.learning.priors import PmfSource
 from ems.optim.request import DayRequest
 from ems.optim.result import DayResult
@@ -121,6 +122,10 @@ PARTS: dict[str, tuple[type, bool]] = {
 }
 
 
+#: The single battery / EV groups and the lists of agents they become (ems.experiment.fleet).
+FLEET = {"battery": "batteries", "ev": "evs"}
+
+
 def _plain(node: Any) -> Any:
     """A config group's resolved content (None for an absent optional group)."""
     return OmegaConf.to_container(node, resolve=True) if node is not None else None
@@ -137,8 +142,10 @@ class Experiment:
     solver: SolverSpec
     forecast: Forecast
     replay: ReplaySettings
-    battery: BatteryAgent | None
-    ev: EVAgent | None
+    #: The house's batteries and EVs (``battery=`` / ``ev=`` or the ``batteries`` / ``evs`` lists; see
+    #: ems.experiment.fleet), each with its own name and state.
+    batteries: list[BatteryAgent]
+    evs: list[EVAgent]
     learner: Learner | None
     horizon: Horizon
     planning: Planning
@@ -154,7 +161,7 @@ class Experiment:
         """
         parts = {}
         for group, (protocol, optional) in PARTS.items():
-            if like is not None and _plain(cfg.get(group)) == _plain(like[1].get(group)):
+            if like is not None and _plain(cfg.get(group)) == _plain(like[1].get(group)) and group not in FLEET:
                 parts[group] = getattr(like[0], group)
                 continue
             obj = instantiate(cfg.get(group), where=group)
@@ -165,6 +172,9 @@ class Experiment:
                 raise ValueError(f"{group}: {type(obj).__name__} does not implement {protocol.__name__} "
                                  f"(check {group}._target_)")
             parts[group] = obj
+        for group, many in FLEET.items():
+            parts[many] = agents(cfg, many, parts.pop(group))
+        check_fleet(parts["batteries"], parts["evs"], parts["building"])
         return cls(**parts, theta=float(cfg.theta))
 
     @property
@@ -177,6 +187,6 @@ class Experiment:
         return self.planning.solve(request, self.solver)
 
     def optimizer(self) -> GlobalOptimizer:
-        """The coordinator over this house's agents (the battery only if the mode uses it)."""
-        battery = self.battery if self.mode.uses_battery else None
-        return GlobalOptimizer(self.building.grid, self.solver, battery, self.ev, theta=self.theta)
+        """The coordinator over this house's agents (the batteries only if the mode uses them)."""
+        batteries = self.batteries if self.mode.uses_battery else []
+        return GlobalOptimizer(self.building.grid, self.solver, batteries, self.evs, theta=self.theta)

@@ -17,6 +17,7 @@ from ems.experiment.forecast import NaiveForecast, Predicted
 from ems.experiment.modes import Baseline
 from ems.experiment.problem import DayProblem, pose
 from ems.experiment.protocols import Experiment
+from ems.agents.ev import Carry
 from ems.experiment.settlement import Settled, settle
 from ems.forecasting import pinball
 from ems.learning.priors import PmfSource
@@ -44,8 +45,8 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
            reference: NaiveForecast | None = None) -> ReplayOutcome:
     """Schedule every day with ``exp.mode`` and settle it at ``exp.tariff``.
 
-    The battery agent carries its SOC from one day to the next (it starts from
-    the configured SOC); a day the mode cannot schedule is settled as the
+    Each battery agent carries its SOC from one day to the next (it starts from
+    the configured SOC), each EV its overnight session; a day the mode cannot schedule is settled as the
     baseline and counted infeasible. Each day's forecast errors are recorded
     against the actual base load and PV, and against ``reference`` (the naive
     forecast, for the skill scores; a fresh one if not given).
@@ -53,8 +54,8 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
     forecast = copy.deepcopy(exp.forecast)
     exp = replace(exp, planning=copy.deepcopy(exp.planning))  # a replay's scenario history starts empty
     reference = copy.deepcopy(reference) if reference is not None else NaiveForecast()
-    if exp.battery is not None:
-        exp.battery.reset()
+    for battery in exp.batteries:
+        battery.reset()
     coordinator = exp.optimizer()
     rows, steps, skipped, infeasible = [], [], {}, {}
     replans_failed = 0
@@ -70,8 +71,8 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
     demand_rate = float(exp.tariff.demand_eur_kw_month)
     month_peak: dict[tuple[int, int], float] = {}  # the settled peak import (kW) of each month so far
     posed: dict = {}
-    ev = coordinator.ev
-    if ev is not None:
+    evs = coordinator.evs
+    for ev in evs:
         ev.reset()
 
     def posed_day(day: DayData | None):  # a day is posed once (also as the day before or after another)
@@ -80,7 +81,7 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         if day.day not in posed:
             for old in [d for d in posed if d < day.day - timedelta(days=1)]:
                 del posed[old]
-            posed[day.day] = pose(day, exp.building, exp.replay, max_kw, exp.ev, exp.heating)
+            posed[day.day] = pose(day, exp.building, exp.replay, max_kw, exp.evs, exp.heating)
         problem = posed[day.day]
         return None if isinstance(problem, str) else problem
 
@@ -92,7 +93,7 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         problem = posed[day.day]
         n = day.n_steps
         after = _beyond(day, following.get(day.day), ahead, posed_day)
-        links = _ev_links(ev, problem, posed_day(preceding.get(day.day)), posed_day(following.get(day.day)))
+        carry = _carry(evs, problem, posed_day(preceding.get(day.day)), posed_day(following.get(day.day)))
         hours = day.hours if after is None else pl.concat([day.hours, after[0]], how="vertical_relaxed")
         actual = [problem.actual_base_kw, problem.actual_pv_kw]
         if after is not None:
@@ -107,11 +108,11 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         prices_now = exp.tariff.import_price(day.hours), exp.tariff.export_price(day.hours)
         try:
             request = coordinator.request(problem.needs, *prices_now, predicted.base_kw[:n], predicted.pv_kw[:n],
-                                          **links)
-            metered = request  # the baseline's: its EV continues from what the metered charging left
-            if links.get("ev_start_soc_kwh") is not None:
-                metered = coordinator.request(problem.needs, *prices_now, predicted.base_kw[:n],
-                                              predicted.pv_kw[:n], **(links | {"ev_start_soc_kwh": None}))
+                                          carry=carry)
+            metered = request  # the baseline's: its EVs continue from what the metered charging left
+            if any(c.start_soc_kwh is not None for c in carry.values()):
+                metered = coordinator.request(problem.needs, *prices_now, predicted.base_kw[:n], predicted.pv_kw[:n],
+                                              carry={k: replace(c, start_soc_kwh=None) for k, c in carry.items()})
         except ValueError as exc:  # e.g. metered EV charging beyond the configured car: a data fact, counted
             skip(str(exc))
             continue
@@ -122,11 +123,11 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         planned = request
         if after is not None:
             later = _priced(after[0], day, exp.horizon.price_forecast, prices)
-            longer = None if ev is None else ev.spec(problem.needs, steps=n + len(after[1]), after=links["ev_after"],
-                                                     before=links["ev_before"],
-                                                     start_soc_kwh=links["ev_start_soc_kwh"])
+            longer = [spec for ev in evs if (spec := ev.spec(
+                problem.needs, steps=n + len(after[1]), after=carry[ev.name].after, before=carry[ev.name].before,
+                start_soc_kwh=carry[ev.name].start_soc_kwh)) is not None]
             planned = extend(request, exp.tariff.import_price(later), exp.tariff.export_price(later),
-                             predicted.base_kw[n:], predicted.pv_kw[n:], ev=longer)
+                             predicted.base_kw[n:], predicted.pv_kw[n:], evs=longer)
         exp.planning.draw(predicted, day.day, planned.n_steps)
         plan = exp.mode.plan(problem, planned, exp)
         if exp.horizon.replan_hours and plan.ok and (prepared := exp.mode.prepare(problem, planned, exp)) is not None:
@@ -137,10 +138,11 @@ def replay(days: list[DayData], exp: Experiment, max_kw: dict[str, float], progr
         if not plan.ok:
             infeasible[str(day.day)] = "; ".join(plan.diagnosis)
             plan = baseline
-        elif coordinator.battery is not None:
-            coordinator.battery.end_day(plan)
-        if ev is not None:
-            ev.end_day(day.day, plan, n, links["ev_after"] is not None)
+        else:
+            for battery in coordinator.batteries:
+                battery.end_day(plan)
+        for ev in evs:
+            ev.end_day(day.day, plan, n, carry[ev.name].after is not None)
         settled = settle(plan, problem.actual_base_kw, problem.actual_pv_kw)
         month_peak[month] = max(month_peak.get(month, 0.0), float(settled.import_kw.max(initial=0.0)))
         exp.planning.observe(predicted, problem.actual_base_kw, problem.actual_pv_kw)
@@ -177,15 +179,16 @@ def _shifted(predicted: Predicted, t0: int) -> Predicted:
                      {q: v[t0:] for q, v in predicted.pv_q.items()})
 
 
-def _ev_links(ev, problem: DayProblem, before: DayProblem | None, after: DayProblem | None) -> dict:
-    """The request's EV keywords for ``problem``'s day: the overnight sessions it shares with the day
-    before and the day after (posed days, None where not replayed) and the SOC the committed day
-    before left its session at (see :meth:`ems.agents.ev.EVAgent.spec`); empty without an EV agent."""
-    if ev is None:
-        return {}
-    prev = ev.link(before.needs, problem.needs) if before is not None else None
-    return {"ev_after": ev.link(problem.needs, after.needs) if after is not None else None, "ev_before": prev,
-            "ev_start_soc_kwh": ev.start_soc(problem.day.day) if prev is not None else None}
+def _carry(evs, problem: DayProblem, before: DayProblem | None, after: DayProblem | None) -> dict[str, Carry]:
+    """Per EV: the overnight sessions ``problem``'s day shares with the day before and the day after
+    (posed days, None where not replayed) and the SOC the committed day before left its session at
+    (see :meth:`ems.agents.ev.EVAgent.spec`)."""
+    out = {}
+    for ev in evs:
+        prev = ev.link(before.needs, problem.needs) if before is not None else None
+        out[ev.name] = Carry(ev.link(problem.needs, after.needs) if after is not None else None, prev,
+                             ev.start_soc(problem.day.day) if prev is not None else None)
+    return out
 
 
 def _beyond(day: DayData, following: DayData | None, hours: int, posed_day) -> tuple | None:
@@ -249,7 +252,7 @@ def history_frame(days: list[DayData], exp: Experiment, max_kw: dict[str, float]
     out): what a forecast may learn from before the period."""
     frames = []
     for day in days:
-        problem = pose(day, exp.building, exp.replay, max_kw, exp.ev)
+        problem = pose(day, exp.building, exp.replay, max_kw, exp.evs)
         if isinstance(problem, str):
             continue
         frames.append(pl.DataFrame({"utc_hour": day.hours["utc_hour"], "base_kw": problem.actual_base_kw,
@@ -260,11 +263,12 @@ def history_frame(days: list[DayData], exp: Experiment, max_kw: dict[str, float]
 
 
 def _planned(problem: DayProblem, plan: DayResult) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(planned, metered) power per job, the EV's charging as one more job."""
+    """(planned, metered) power per job, each EV's charging as one more job."""
     planned = {d: np.asarray(s.power_kw) for d, s in plan.devices.items()}
     metered = dict(problem.needs.baseline_kw)
-    if plan.ev is not None and problem.needs.ev_baseline_kw is not None:
-        planned["ev"], metered["ev"] = np.asarray(plan.ev.charge_kw), problem.needs.ev_baseline_kw
+    for name, kw in problem.needs.ev_baseline_kw.items():
+        if name in plan.storages:
+            planned[name], metered[name] = np.asarray(plan.storages[name].charge_kw), kw
     return planned, metered
 
 
@@ -275,8 +279,13 @@ def _record(problem: DayProblem, request: DayRequest, plan: DayResult, actual: S
     base = settle(reference, problem.actual_base_kw, problem.actual_pv_kw)
     cost = kpis.energy_cost_eur(actual.import_kw, actual.export_kw, *prices)
     planned, metered = _planned(problem, plan)
-    charge = plan.battery.charge_kw if plan.battery is not None else [0.0]
-    discharge = plan.battery.discharge_kw if plan.battery is not None else [0.0]
+    n = problem.day.n_steps
+    charge, discharge, capacity = np.zeros(n), np.zeros(n), 0.0
+    for battery in exp.batteries:  # the fleet's throughput against its capacity
+        schedule = plan.storages.get(battery.name)
+        if schedule is not None:
+            charge, discharge = charge + schedule.charge_kw, discharge + np.asarray(schedule.discharge_kw)
+            capacity += battery.capacity_kwh
     probs = _start_probabilities(problem, plan, exp.pmfs)
     return {
         "local_date": problem.day.day, "hours": problem.day.n_steps, "infeasible": infeasible,
@@ -290,16 +299,31 @@ def _record(problem: DayProblem, request: DayRequest, plan: DayResult, actual: S
         "pv_kwh": float(problem.actual_pv_kw.sum()), "curtailed_kwh": float(actual.curtailed_kw.sum()),
         "kwh_shifted": kpis.kwh_shifted(planned, metered, prices[0]),
         "battery_charge_kwh": float(np.sum(charge)), "battery_discharge_kwh": float(np.sum(discharge)),
-        "battery_cycles": kpis.battery_equivalent_full_cycles(charge, discharge, exp.battery.capacity_kwh)
-        if exp.battery is not None and plan.battery is not None else 0.0,
+        "battery_cycles": kpis.battery_equivalent_full_cycles(charge, discharge, capacity) if capacity else 0.0,
         "starts": len(probs), "starts_preferred": int(sum(p >= exp.theta for p in probs)),
         "starts_as_household": kpis.as_household(*_start_pairs(problem, plan), exp.replay.satisfaction_tolerance_h),
         "jobs_widened": sum(w.endswith(WIDENED) for w in plan.warnings),
         "degradation_eur": plan.degradation_eur or 0.0, "penalty_eur": plan.penalty_eur or 0.0,
         "demand_eur_kw_month": float(exp.tariff.demand_eur_kw_month),
         "build_seconds": plan.build_seconds, "solve_seconds": plan.solve_seconds,
-        **_comfort(problem, plan, exp),
+        **_comfort(problem, plan, exp), **_units(plan, exp),
     }
+
+
+def _units(plan: DayResult, exp: Experiment) -> dict:
+    """Per battery and per EV of a house with more than one of either: its charge and discharge (kWh), a
+    battery's equivalent full cycles, an EV's SOC at the day's end (kWh); empty otherwise."""
+    out: dict = {}
+    if len(exp.batteries) < 2 and len(exp.evs) < 2:
+        return out
+    for unit in [*exp.batteries, *exp.evs]:
+        schedule = plan.storages.get(unit.name)
+        charge = np.asarray(schedule.charge_kw if schedule is not None else [0.0], float)
+        discharge = np.asarray(schedule.discharge_kw if schedule is not None and schedule.discharge_kw else [0.0])
+        out[f"{unit.name}_charge_kwh"], out[f"{unit.name}_discharge_kwh"] = float(charge.sum()), float(discharge.sum())
+        if unit in exp.batteries:
+            out[f"{unit.name}_cycles"] = kpis.battery_equivalent_full_cycles(charge, discharge, unit.capacity_kwh)
+    return out
 
 
 def _comfort(problem: DayProblem, plan: DayResult, exp: Experiment) -> dict:
@@ -349,13 +373,19 @@ def _steps(problem: DayProblem, request: DayRequest, plan: DayResult, actual: Se
         import_price_eur_kwh=pl.Series(request.import_price_eur_kwh),
         base_load_kw=pl.Series(problem.actual_base_kw), pv_kw=pl.Series(problem.actual_pv_kw),
         import_kw=pl.Series(actual.import_kw), export_kw=pl.Series(actual.export_kw),
-        battery_kw=pl.Series(actual.battery_kw),
-        battery_soc_kwh=pl.Series(plan.battery.soc_kwh[1:] if plan.battery is not None else [0.0] * n),
     )
+    batteries = [b.name for b in request.batteries if b.name in plan.storages]
+    soc = sum((np.asarray(plan.storages[b].soc_kwh[1:]) for b in batteries), np.zeros(n))
+    columns = {"battery_kw": sum((actual.storage_kw[b] for b in batteries), np.zeros(n)), "battery_soc_kwh": soc}
+    if len(batteries) > 1:  # each battery of several, beside their sums
+        for b in batteries:
+            columns[f"{b}_kw"], columns[f"{b}_soc_kwh"] = actual.storage_kw[b], np.asarray(plan.storages[b].soc_kwh[1:])
     by_device: dict[str, np.ndarray] = {}
     for job, schedule in plan.devices.items():
         device = problem.device_of[job]
         by_device[device] = by_device.get(device, 0) + np.asarray(schedule.power_kw)
-    if plan.ev is not None:
-        by_device["ev"] = by_device.get("ev", 0) + actual.ev_kw
+    for ev in request.evs:  # each EV's charging under its own name (the single EV: ``ev``)
+        if ev.name in plan.storages:
+            by_device[ev.name] = by_device.get(ev.name, 0) + actual.storage_kw[ev.name]
+    frame = frame.with_columns([pl.Series(k, v) for k, v in columns.items()])
     return frame.with_columns([pl.Series(f"{d}_kw", v) for d, v in sorted(by_device.items())])

@@ -127,6 +127,8 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
     combos = _combinations(cfg, first, _user_overrides(overrides))
     parent = parent_run_id
     tags = _tags(cfg, period) if recorder.tracking else {}
+    if first.building.synthetic_meters:  # every output of a run with a synthetic meter says so
+        tags["synthetic"] = "; ".join(first.building.synthetic_notes())
     if recorder.tracking and len(combos) > 1:
         parent = recorder.start(cfg.name, _params(cfg), tags, parent_run_id)
     columns = {}
@@ -146,7 +148,9 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
             columns[label].update(exp.learner.metrics())
         daily = _write(run_dir, combo_cfg, outcome, columns[label], exp)
         if not daily.is_empty():
-            recorder.plots(run_dir, outcome.steps, daily, f"{exp.building.id} {label}")
+            synthetic = " (synthetic: " + ", ".join(exp.building.synthetic_meters) + ")" \
+                if exp.building.synthetic_meters else ""
+            recorder.plots(run_dir, outcome.steps, daily, f"{exp.building.id} {label}{synthetic}")
         if recorder.tracking:
             name = f"{job_label} {label}" if job_label else label
             run = recorder.start(name[:250], _params(combo_cfg, exp), tags, parent)
@@ -170,6 +174,8 @@ def _title(first: Experiment, period: Period) -> str:
         horizon += f", re-planned every {first.horizon.replan_hours} h"
     title = (f"{first.building.id} | {_period_text(period)} | {type(first.tariff).__name__} | forecast "
              f"{first.forecast.name} | {horizon} | {planning}")
+    if first.building.synthetic_meters:
+        title += " | " + "; ".join(first.building.synthetic_notes())
     if first.heating is not None:
         s = first.heating.settings
         title += (f" | heating {s.schedule} (1R1C fitted, band +-{s.band_k:g} K, time constant "
@@ -187,7 +193,7 @@ def _regret(cfg: DictConfig, exp: Experiment, period: Period, outcome: ReplayOut
         return {}
     scheduled = set(outcome.daily["local_date"].to_list())
     days = [d for d in period.days if d.day in scheduled]
-    end_soc = exp.battery.soc_kwh if exp.battery is not None and exp.mode.uses_battery else None
+    end_soc = {b.name: b.soc_kwh for b in exp.batteries} if exp.mode.uses_battery else None
     bound = period_bound(days, exp, period.max_kw, end_soc, period.days)
     if bound is None:
         return {}
@@ -279,11 +285,16 @@ def _write(out: Path, cfg: DictConfig, outcome: ReplayOutcome, result: dict, exp
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     (out / "summary.json").write_text(json.dumps(
         {"totals": result, "skipped": outcome.skipped, "infeasible": outcome.infeasible}
-        | ({"heating": describe_heating(exp.heating)} if exp.heating is not None and exp.heating.fits else {}),
+        | ({"heating": describe_heating(exp.heating)} if exp.heating is not None and exp.heating.fits else {})
+        | ({"synthetic": exp.building.synthetic_notes()} if exp.building.synthetic_meters else {}),
         indent=2, default=str))
     if not daily.is_empty():
+        steps = outcome.steps
+        if exp.building.synthetic_meters:  # the per-day and per-step tables say so too, in a column
+            note = "; ".join(exp.building.synthetic_notes())
+            daily, steps = daily.with_columns(synthetic=pl.lit(note)), steps.with_columns(synthetic=pl.lit(note))
         daily.write_csv(out / "daily.csv")
-        outcome.steps.write_parquet(out / "schedules.parquet")
+        steps.write_parquet(out / "schedules.parquet")
     return daily
 
 
@@ -300,8 +311,9 @@ def _params(cfg: DictConfig, exp: Experiment | None = None) -> dict[str, str]:
     params = flatten(cfg)
     if exp is not None:
         params["mode.name"] = exp.mode.name
-        params["battery.enabled"] = str(exp.battery is not None)
-        params["ev.enabled"] = str(exp.ev is not None)
+        params["battery.enabled"] = str(bool(exp.batteries))
+        params["ev.enabled"] = str(bool(exp.evs))
+        params["batteries.count"], params["evs.count"] = str(len(exp.batteries)), str(len(exp.evs))
     return params
 
 

@@ -22,8 +22,8 @@ class Settled:
     export_kw: np.ndarray
     curtailed_kw: np.ndarray
     flexible_kw: np.ndarray
-    battery_kw: np.ndarray  # charge - discharge
-    ev_kw: np.ndarray       # charge - discharge (V2G)
+    #: Each battery's and EV's net power (charge - discharge), by name.
+    storage_kw: dict[str, np.ndarray]
 
 
 def storage_kw(schedule: StorageSchedule | None, n: int) -> np.ndarray:
@@ -38,7 +38,13 @@ def settle(plan: DayResult, actual_base_kw: np.ndarray, actual_pv_kw: np.ndarray
     """Net the plan's device, battery and EV power against the actual base load and PV."""
     n = len(actual_base_kw)
     flexible = sum((np.asarray(s.power_kw) for s in plan.devices.values()), np.zeros(n))
-    battery, ev = storage_kw(plan.battery, n), storage_kw(plan.ev, n)
+    storages = {name: storage_kw(s, n) for name, s in plan.storages.items()}
     curtailed = np.minimum(np.asarray(plan.pv_curtailed_kw or np.zeros(n)), actual_pv_kw)
-    net = actual_base_kw + flexible + battery + ev - (actual_pv_kw - curtailed)
-    return Settled(np.maximum(net, 0.0), np.maximum(-net, 0.0), curtailed, flexible, battery, ev)
+    net = actual_base_kw + flexible + sum(storages.values(), np.zeros(n)) - (actual_pv_kw - curtailed)
+    return Settled(np.maximum(net, 0.0), np.maximum(-net, 0.0), curtailed, flexible, storages)
+
+
+def battery_columns(columns: list[str]) -> set[str]:
+    """The schedule's battery power columns (kW): ``battery_kw`` (their sum) and, with several batteries, each
+    one's ``<name>_kw`` (the columns with a ``<name>_soc_kwh`` beside them); not devices to stack."""
+    return {"battery_kw"} | {c.removesuffix("_soc_kwh") + "_kw" for c in columns if c.endswith("_soc_kwh")}

@@ -92,8 +92,21 @@ def totals(outcome: ReplayOutcome) -> dict[str, float]:
         "jobs_widened": s["jobs_widened"],
         "build_seconds": s["build_seconds"], "solve_seconds": s["solve_seconds"],
         "import_kwh": s["import_kwh"], "export_kwh": s["export_kwh"], "pv_kwh": s["pv_kwh"],
-        **demand, **_forecast_totals(d), **_comfort_totals(d),
+        **demand, **_forecast_totals(d), **_comfort_totals(d), **_unit_totals(d),
     }
+
+
+#: Per-unit columns of a house with several batteries or EVs (``<name><suffix>``; ems.experiment.replay._units)
+#: and the label of their table row.
+UNIT_SUFFIXES = {"_cycles": "full cycles", "_charge_kwh": "charged kWh", "_discharge_kwh": "discharged kWh"}
+#: The every-run columns of the batteries together (not a unit).
+FLEET_TOTALS = ("battery_cycles", "battery_charge_kwh", "battery_discharge_kwh")
+
+
+def _unit_totals(d: pl.DataFrame) -> dict[str, float]:
+    """Each battery's and EV's charge and discharge (kWh) and each battery's full cycles over the period, by
+    name; empty for a house with at most one of each (the fleet totals are battery_cycles and the rest)."""
+    return {c: float(d[c].sum()) for c in d.columns if c.endswith(tuple(UNIT_SUFFIXES)) and c not in FLEET_TOTALS}
 
 
 def _comfort_totals(d: pl.DataFrame) -> dict[str, float]:
@@ -165,6 +178,14 @@ def table(columns: dict[str, dict[str, float]], title: str) -> str:
             continue
         cells = [formatted(columns[n].get(key), fmt) for n in names]
         lines.append(f"{(label + (' ' + unit if unit else '')):<30}" + "".join(f"{c:>{width}}" for c in cells))
+        if key == "battery_cycles":  # then each unit of a house with several (their names, in the order seen)
+            units = dict.fromkeys(k for c in columns.values() for k in c if k.endswith(tuple(UNIT_SUFFIXES))
+                                  and k not in FLEET_TOTALS)
+            for k in units:
+                suffix = next(s for s in UNIT_SUFFIXES if k.endswith(s))
+                cells = [formatted(columns[n].get(k), "{:.1f}") for n in names]
+                lines.append(f"{'  ' + k.removesuffix(suffix) + ' ' + UNIT_SUFFIXES[suffix]:<30}"
+                             + "".join(f"{c:>{width}}" for c in cells))
     return "\n".join(lines)
 
 

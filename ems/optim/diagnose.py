@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ems.optim.kinds import STORAGE_KINDS, device_kind, grid
+from ems.optim.kinds import device_kind, grid
 from ems.optim.request import DayRequest
 
 
@@ -17,15 +17,15 @@ def precheck(r: DayRequest) -> list[str]:
     problems: list[str] = []
     for d in r.devices:
         problems += device_kind(d.flex_model).precheck(r, d)
-    for key, spec in r.storages():
-        problems += STORAGE_KINDS[key].precheck(r, spec)
+    for kind, spec in r.storages():
+        problems += kind.precheck(r, spec)
     return problems + grid.precheck(r)
 
 
 def without(r: DayRequest, name: str) -> DayRequest:
-    """A copy of ``r`` without the flexible part ``name`` (a device name, ``battery`` or ``ev``)."""
-    if name in STORAGE_KINDS:
-        return r.model_copy(update={name: None}, deep=True)
+    """A copy of ``r`` without the flexible part ``name`` (a device's, a battery's or an EV's name)."""
+    if name in r.storage_names():
+        return r.without_storage(name).model_copy(deep=True)
     return r.model_copy(update={"devices": [d for d in r.devices if d.name != name]}, deep=True)
 
 
@@ -34,7 +34,7 @@ def find_culprit(r: DayRequest, solve: Callable[[DayRequest], bool]) -> list[str
 
     ``solve(request) -> bool`` says whether a request is feasible.
     """
-    names = [d.name for d in r.devices] + [key for key, _ in r.storages()]
+    names = [d.name for d in r.devices] + r.storage_names()
     culprits = [name for name in names if solve(without(r, name))]
     g = r.grid
     if culprits:

@@ -63,17 +63,18 @@ def seed_heuristic_schedule(r: DayRequest, rules: SeedRules = SeedRules()) -> Da
     problems, penalty, load = place_devices(r, prices, result)
     if problems:
         return DayResult(status="infeasible", diagnosis=problems, solver="seed_heuristic")
-    if r.ev is not None:
-        charge = ev_three_phase(r.ev, prices, load - pv, r.step_hours, rules)
-        result.ev = EV.from_charge(r.ev, charge, r.step_hours)
+    for ev in r.evs:  # each car in turn, against the house load with the cars before it
+        charge = ev_three_phase(ev, prices, load - pv, r.step_hours, rules)
+        result.storages[ev.name] = EV.from_charge(ev, charge, r.step_hours)
         load = load + charge
-    if r.battery is not None and r.battery.soc_init_kwh < r.battery.soc_final_min_kwh - 1e-9:
-        return DayResult(status="infeasible", solver="seed_heuristic", diagnosis=[
-            f"battery: starts at {r.battery.soc_init_kwh:g} kWh, below soc_final_min_kwh="
-            f"{r.battery.soc_final_min_kwh:g}; the heuristics never charge to a floor"])
-    if r.battery is not None:
-        result.battery = battery_multi_priority(r.battery, prices, load - pv, r.step_hours, rules)
-        load = load + np.asarray(result.battery.charge_kw) - np.asarray(result.battery.discharge_kw)
+    for b in r.batteries:
+        if b.soc_init_kwh < b.soc_final_min_kwh - 1e-9:
+            return DayResult(status="infeasible", solver="seed_heuristic", diagnosis=[
+                f"{b.name}: starts at {b.soc_init_kwh:g} kWh, below soc_final_min_kwh="
+                f"{b.soc_final_min_kwh:g}; the heuristics never charge to a floor"])
+    for b in r.batteries:  # each battery in turn, against what the batteries before it left of the house load
+        plan = result.storages[b.name] = battery_multi_priority(b, prices, load - pv, r.step_hours, rules)
+        load = load + np.asarray(plan.charge_kw) - np.asarray(plan.discharge_kw)
     return settle_rules(r, result, load, penalty, "the heuristics")
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ems.optim.kinds import STORAGE_KINDS, device_kind, grid
+from ems.optim.kinds import device_kind, grid
 from ems.optim.kinds.base import DeviceKind, StorageKind
 from ems.optim.request import DayRequest
 
@@ -86,7 +86,7 @@ class Model:
 
     request: DayRequest
     full: bool = False
-    #: Columns of the grid and the storages by part (``grid``, ``battery``, ``ev``) ...
+    #: Columns of the grid and of each battery and EV by name (``grid``, ``battery``, ``ev``, ...) ...
     vars: dict[str, Any] = field(default_factory=dict)
     #: ... and of the devices by device name (apart, so a device may be called ``battery``).
     devices: dict[str, Any] = field(default_factory=dict)
@@ -193,8 +193,7 @@ def parts(request: DayRequest) -> Iterator[tuple[DeviceKind | StorageKind, Any]]
     """(kind, spec) of every flexible part of the request: devices, then the storages."""
     for device in request.devices:
         yield device_kind(device.flex_model), device
-    for key, spec in request.storages():
-        yield STORAGE_KINDS[key], spec
+    yield from request.storages()
 
 
 def define_balance(m: Model) -> None:

@@ -31,7 +31,7 @@ import numpy as np
 
 from ems.optim.backends import TIME_LIMIT, Solution, session
 from ems.optim.diagnose import find_culprit, precheck
-from ems.optim.kinds import STORAGE_KINDS, grid
+from ems.optim.kinds import grid
 from ems.optim.milp import Matrix, Model, build_model, parts
 from ems.optim.request import DayRequest
 from ems.optim.result import DayResult, energy_cost_eur
@@ -209,6 +209,6 @@ def price(r: DayRequest, result: DayResult) -> None:
     """Energy cost (import cost - export revenue), storage degradation and the demand charge of ``result``, EUR."""
     result.energy_cost_eur = energy_cost_eur(np.asarray(result.import_kw), np.asarray(result.export_kw),
                                              r.import_price_eur_kwh, r.export_price_eur_kwh, r.step_hours)
-    result.degradation_eur = float(sum(STORAGE_KINDS[key].degradation_eur(r, spec, getattr(result, key))
-                                       for key, spec in r.storages()))
+    result.degradation_eur = float(sum(kind.degradation_eur(r, spec, result.storages[spec.name])
+                                       for kind, spec in r.storages()))
     result.demand_eur = grid.demand_eur(r, result.import_kw)

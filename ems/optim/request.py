@@ -19,7 +19,7 @@ import logging
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from ems.messages import one_line
-from ems.optim.kinds import DEVICE_KINDS, STORAGE_KINDS
+from ems.optim.kinds import DEVICE_KINDS, STORAGE_KINDS, StorageKind
 from ems.optim.kinds.base import NonNegative, Number, Positive, Record
 from ems.optim.kinds.cycle import DiscretePhaseDevice
 from ems.optim.kinds.grid import DemandCharge, Grid
@@ -42,6 +42,8 @@ MAX_STEP_HOURS = 24.0
 #: A device ``pmf`` whose sum is this close to 1 is taken as it is; any other (positive) sum is
 #: normalised to 1 with a warning in the result.
 PMF_SUM_TOL = 1e-6
+#: The request key of one storage part -> its list (``battery`` is read as ``batteries: [battery]``).
+SINGULAR = {"battery": "batteries", "ev": "evs"}
 #: Names a device may not have: the request's own parts (its result keys and diagnosis names).
 RESERVED_NAMES = ("grid", *STORAGE_KINDS)
 
@@ -69,8 +71,10 @@ class DayRequest(Record):
     base_load_kw: list[NonNegative] | None = None
     grid: Grid
     devices: list[Device] = Field(default_factory=list)
-    battery: BatterySpec | None = None
-    ev: EVSpec | None = None
+    #: Home batteries and EVs, any number of each, each with its own SOC (and sessions). A single one may
+    #: be given as ``battery`` / ``ev`` (an object), which is read as a one-element list.
+    batteries: list[BatterySpec] = Field(default_factory=list)
+    evs: list[EVSpec] = Field(default_factory=list)
     theta: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.05
     solver: SolverSpec = Field(default_factory=SolverSpec)
     pv_curtailable: bool = True
@@ -80,6 +84,15 @@ class DayRequest(Record):
     @model_validator(mode="before")
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for one, many in SINGULAR.items():
+                if one not in data:
+                    continue
+                if many in data:
+                    raise ValueError(f"{one}: give either {one} (one) or {many} (a list), not both")
+                value = data.pop(one)
+                data[many] = [] if value is None else [value]
         data = cls.check_keys(data)
         export = data.get("export_price_eur_kwh") if isinstance(data, dict) else None
         if isinstance(export, (int, float)) and not isinstance(export, bool):
@@ -119,13 +132,19 @@ class DayRequest(Record):
                     raise ValueError(f"{where}.{key}: has {len(getattr(d, key))} values, expected {n} (one per step)")
             if d.pmf is not None:
                 self._check_pmf(where, d, n)
-        if self.ev is not None:
-            for i, s in enumerate(self.ev.sessions):
-                if s.deadline_step is None:
-                    s.deadline_step = n
-                for key in ("arrival_step", "deadline_step"):
-                    if getattr(s, key) > n:
-                        raise ValueError(f"ev.sessions[{i}].{key}={getattr(s, key)}: must be in [0, {n}]")
+        for many in SINGULAR.values():
+            for j, spec in enumerate(getattr(self, many)):
+                where = f"{many}[{j}]"
+                if spec.name in names or spec.name == "grid":
+                    raise ValueError(f"{where}.name: {spec.name!r} is taken by another part of the request; "
+                                     f"give each battery and EV its own name")
+                names.add(spec.name)
+                for i, s in enumerate(getattr(spec, "sessions", ())):
+                    if s.deadline_step is None:
+                        s.deadline_step = n
+                    for key in ("arrival_step", "deadline_step"):
+                        if getattr(s, key) > n:
+                            raise ValueError(f"{where}.sessions[{i}].{key}={getattr(s, key)}: must be in [0, {n}]")
         return self
 
     def _check_pmf(self, where: str, d: Any, n: int) -> None:
@@ -162,12 +181,20 @@ class DayRequest(Record):
     def max_export_kw(self) -> float:
         return self.grid.max_export_kw
 
-    def storages(self) -> Iterator[tuple[str, Any]]:
-        """(request key, spec) of each storage part present, in kind-registry order."""
-        for key in STORAGE_KINDS:
-            spec = getattr(self, key)
-            if spec is not None:
-                yield key, spec
+    def storages(self) -> Iterator[tuple[StorageKind, Any]]:
+        """(kind, spec) of each battery and EV, batteries first, each list in its order."""
+        for key, many in SINGULAR.items():
+            for spec in getattr(self, many):
+                yield STORAGE_KINDS[key], spec
+
+    def storage_names(self) -> list[str]:
+        """The names of every battery and EV, in :meth:`storages` order."""
+        return [spec.name for _, spec in self.storages()]
+
+    def without_storage(self, name: str) -> "DayRequest":
+        """A copy without the battery or EV called ``name``."""
+        return self.model_copy(update={many: [s for s in getattr(self, many) if s.name != name]
+                                       for many in SINGULAR.values()})
 
     def to_json(self) -> dict:
         """The request as JSON-ready data (parses back to an equal request)."""
@@ -186,7 +213,12 @@ def parse_record(model: type[R], data: Any) -> R:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise request_error(exc) from None
+        error = exc.errors(include_url=False)[0]
+        loc = tuple(error.get("loc", ()))
+        for one, many in SINGULAR.items():  # name the field as the caller wrote it: battery.x, not batteries[0].x
+            if model is DayRequest and one in data and loc[:2] == (many, 0):
+                error = {**error, "loc": (one, *loc[2:])}
+        raise RequestError(error_line(error)) from None
 
 
 def request_error(exc: ValidationError, skip: int = 0) -> RequestError:

@@ -49,8 +49,8 @@ class DayResult:
     export_kw: list[float] = field(default_factory=list)
     pv_curtailed_kw: list[float] = field(default_factory=list)
     devices: dict[str, DeviceSchedule] = field(default_factory=dict)
-    battery: StorageSchedule | None = None
-    ev: StorageSchedule | None = None
+    #: Each battery's and EV's schedule, by its name in the request (``battery`` / ``ev`` unless named).
+    storages: dict[str, StorageSchedule] = field(default_factory=dict)
     diagnosis: list[str] = field(default_factory=list)
     #: What validation changed in the request (e.g. a normalised pmf), one line each.
     warnings: list[str] = field(default_factory=list)
@@ -62,6 +62,10 @@ class DayResult:
     solve_seconds: float = 0.0
     n_variables: int = 0
     n_constraints: int = 0
+
+    def storage(self, name: str) -> StorageSchedule | None:
+        """The schedule of the battery or EV called ``name`` (None: not in the result)."""
+        return self.storages.get(name)
 
     def add_up(self) -> None:
         """``objective_eur`` = energy cost + degradation + preference penalty + demand charge (EUR)."""
@@ -77,18 +81,14 @@ class DayResult:
         """The inverse of :meth:`to_dict` (e.g. for validating a schedule received as JSON)."""
         data = dict(data)
         data["devices"] = {k: DeviceSchedule(**v) for k, v in data.get("devices", {}).items()}
-        for key in ("battery", "ev"):
-            if data.get(key) is not None:
-                data[key] = StorageSchedule(**data[key])
+        data["storages"] = {k: StorageSchedule(**v) for k, v in (data.get("storages") or {}).items()}
         return cls(**data)
 
     def to_dict(self) -> dict:
         """JSON-ready dict; absent parts (no battery, no starts) are left out."""
         out = _plain(self)
         out["devices"] = {name: _plain(s) for name, s in self.devices.items()}
-        for key in ("battery", "ev"):
-            if key in out:
-                out[key] = _plain(out[key])
+        out["storages"] = {name: _plain(s) for name, s in self.storages.items()}
         return out
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ems.optim.kinds import STORAGE_KINDS, device_kind
+from ems.optim.kinds import device_kind
 from ems.optim.optimize import price
 from ems.optim.request import DayRequest
 from ems.optim.result import DayResult
@@ -27,11 +27,11 @@ def rule_based_schedule(r: DayRequest) -> DayResult:
     result = DayResult(status="feasible", solver="rule_based")
     problems, penalty, load = place_devices(r, prices, result)
     # storages that answer to the house load (the battery) come after those that add to it (the EV)
-    for key, spec in sorted(r.storages(), key=lambda part: STORAGE_KINDS[part[0]].follows_load):
+    for kind, spec in sorted(r.storages(), key=lambda part: part[0].follows_load):
         if problems:
             break
-        STORAGE_KINDS[key].rule_schedule(r, spec, prices, load - pv, result)
-        storage = getattr(result, key)
+        kind.rule_schedule(r, spec, prices, load - pv, result)
+        storage = result.storages[spec.name]
         load = load + np.asarray(storage.charge_kw) - np.asarray(storage.discharge_kw or np.zeros(r.n_steps))
     if problems:
         return DayResult(status="infeasible", diagnosis=problems, solver="rule_based")

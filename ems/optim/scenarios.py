@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ems.optim.backends import session
-from ems.optim.kinds import STORAGE_KINDS, device_kind, grid
+from ems.optim.kinds import device_kind, grid
 from ems.optim.milp import INF, Model, define_balance
 from ems.optim.optimize import optimize_day, price
 from ems.optim.request import DayRequest
@@ -86,8 +86,8 @@ def build_scenario_model(request: DayRequest, scenarios: list[Scenario], cvar_we
         m.vars, m._load = {}, list(first_load)
         marks = {term: len(m.costs[term]) for term in ("energy", "degradation", "demand")}  # each scenario's
         grid.define(m)
-        for key, spec in m.request.storages():
-            STORAGE_KINDS[key].define(m, spec)
+        for kind, spec in m.request.storages():
+            kind.define(m, spec)
         define_balance(m)
         cols, coefs = [], []
         for term, mark in marks.items():

@@ -46,11 +46,15 @@ def violations(r: DayRequest, res: DayResult) -> list[str]:
         power = _device(r, d, res, check)
         if power is not None:
             load += power
-    for name, checker in STORAGE_CHECKS.items():
-        spec, sched = getattr(r, name), getattr(res, name)
-        if spec is None:
-            check(sched is None, f"{name}: scheduled but not in the request")
-        elif sched is None:
+    requested = {}
+    for key, many in (("battery", r.batteries), ("ev", r.evs)):  # the request's own lists, by kind
+        for spec in many:
+            requested[spec.name] = (STORAGE_CHECKS[key], spec)
+    for name in res.storages:
+        check(name in requested, f"{name}: scheduled but not in the request")
+    for name, (checker, spec) in requested.items():
+        sched = res.storages.get(name)
+        if sched is None:
             check(False, f"{name}: missing from the result")
         else:
             load += checker(r, spec, sched, check)
@@ -172,22 +176,22 @@ def _limits(name: str, ch, dis, max_in, max_out, plugged, eta_in, eta_out, soc, 
 
 
 def _battery(r: DayRequest, b, sched, check) -> np.ndarray:
-    n = r.n_steps
-    flows = _flows("battery", sched, n, check)
+    n, name = r.n_steps, b.name
+    flows = _flows(name, sched, n, check)
     if flows is None:
         return np.zeros(n)
     ch, dis, soc = flows
-    check(abs(soc[0] - b.soc_init_kwh) <= TOL, f"battery: SOC starts at {soc[0]}, not {b.soc_init_kwh}")
-    check(soc[-1] >= b.soc_final_min_kwh - TOL, f"battery: final SOC {soc[-1]:.4f} < soc_final_min_kwh")
-    _limits("battery", ch, dis, b.max_charge_kw, b.max_discharge_kw, np.ones(n, dtype=bool), b.charge_efficiency,
+    check(abs(soc[0] - b.soc_init_kwh) <= TOL, f"{name}: SOC starts at {soc[0]}, not {b.soc_init_kwh}")
+    check(soc[-1] >= b.soc_final_min_kwh - TOL, f"{name}: final SOC {soc[-1]:.4f} < soc_final_min_kwh")
+    _limits(name, ch, dis, b.max_charge_kw, b.max_discharge_kw, np.ones(n, dtype=bool), b.charge_efficiency,
             b.discharge_efficiency, soc, b.soc_min_kwh, b.soc_max_kwh, r.step_hours, np.ones(n, dtype=bool), check)
     return ch - dis
 
 
 def _ev(r: DayRequest, ev, sched, check) -> np.ndarray:
     """Per session: SOC soc_init on arrival, following charge while plugged in, >= target on leaving."""
-    n = r.n_steps
-    flows = _flows("ev", sched, n, check)
+    n, name = r.n_steps, ev.name
+    flows = _flows(name, sched, n, check)
     if flows is None:
         return np.zeros(n)
     ch, dis, soc = flows
@@ -196,17 +200,17 @@ def _ev(r: DayRequest, ev, sched, check) -> np.ndarray:
     for i, s in enumerate(ev.sessions):
         plugged[s.arrival_step:s.deadline_step] = True
         check(abs(soc[s.arrival_step] - s.soc_init_kwh) <= TOL,
-              f"ev: SOC {soc[s.arrival_step]:.4f} kWh on arrival at step {s.arrival_step}, not {s.soc_init_kwh}")
+              f"{name}: SOC {soc[s.arrival_step]:.4f} kWh on arrival at step {s.arrival_step}, not {s.soc_init_kwh}")
         check(soc[s.deadline_step] >= s.soc_target_kwh - TOL,
-              f"ev: SOC {soc[s.deadline_step]:.4f} kWh at step {s.deadline_step} < soc_target_kwh {s.soc_target_kwh}")
+              f"{name}: SOC {soc[s.deadline_step]:.4f} kWh at step {s.deadline_step} < soc_target_kwh {s.soc_target_kwh}")
         if i and s.arrival_step > 0:
             follows[s.arrival_step - 1] = False
     max_out = ev.max_discharge_kw if ev.v2g else 0.0
-    _limits("ev", ch, dis, ev.max_charge_kw, max_out, plugged, ev.charge_efficiency, ev.discharge_efficiency, soc,
+    _limits(name, ch, dis, ev.max_charge_kw, max_out, plugged, ev.charge_efficiency, ev.discharge_efficiency, soc,
             0.0, ev.capacity_kwh, r.step_hours, follows, check)
     return ch - dis
 
 
-#: The validator's own check per device kind (flex_model) and per storage part.
+#: The validator's own check per device kind (flex_model) and per storage kind (each battery, each EV).
 DEVICE_CHECKS = {"discrete_phase": _cycle, "partial_usage": _window, "thermal": _thermal}
 STORAGE_CHECKS = {"battery": _battery, "ev": _ev}

@@ -64,10 +64,11 @@ class Horizon:
         return self.hours - MIN_HOURS
 
 
-def extend(request: DayRequest, import_price, export_price, base_kw, pv_kw, ev: EVSpec | None = None) -> DayRequest:
+def extend(request: DayRequest, import_price, export_price, base_kw, pv_kw, evs: list[EVSpec] | None = None
+           ) -> DayRequest:
     """``request`` (one day) with more steps appended (kW and EUR/kWh per extra step): its jobs
     keep their windows inside the day, and its battery's final SOC applies at the new end. The
-    PMFs are 0 beyond the day (no job may run there). ``ev``: the EV part planned over the longer
+    PMFs are 0 beyond the day (no job may run there). ``evs``: the EVs planned over the longer
     horizon (an overnight session then runs to its departure; default: the day's)."""
     n, extra = request.n_steps, len(import_price)
     if extra == 0:
@@ -80,12 +81,10 @@ def extend(request: DayRequest, import_price, export_price, base_kw, pv_kw, ev: 
         "export_price_eur_kwh": more(request.export_price_eur_kwh, export_price),
         "base_load_kw": more(request.base_load_kw, np.maximum(base_kw, 0.0)),
         "pv_kw": more(request.pv_kw, np.maximum(pv_kw, 0.0)), "devices": devices,
-        "ev": ev if ev is not None else request.ev})
+        "evs": evs if evs is not None else request.evs})
 
 
-def _storage(schedule: StorageSchedule | None, n: int) -> StorageSchedule | None:
-    if schedule is None:
-        return None
+def _storage(schedule: StorageSchedule, n: int) -> StorageSchedule:
     discharge = None if schedule.discharge_kw is None else list(schedule.discharge_kw[:n])
     return StorageSchedule(list(schedule.charge_kw[:n]), list(schedule.soc_kwh[:n + 1]), discharge)
 
@@ -99,7 +98,7 @@ def commit(plan: DayResult, day: DayRequest) -> DayResult:
                for name, s in plan.devices.items()}
     committed = replace(plan, import_kw=list(plan.import_kw[:n]), export_kw=list(plan.export_kw[:n]),
                         pv_curtailed_kw=list(plan.pv_curtailed_kw[:n]), devices=devices,
-                        battery=_storage(plan.battery, n), ev=_storage(plan.ev, n))
+                        storages={name: _storage(s, n) for name, s in plan.storages.items()})
     price(day, committed)
     committed.penalty_eur = plan.penalty_eur or 0.0
     committed.add_up()

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ems.optim.kinds import STORAGE_KINDS, device_kind
+from ems.optim.kinds import device_kind
 from ems.optim.request import DayRequest
 from ems.optim.result import DayResult, DeviceSchedule, StorageSchedule
 
@@ -49,14 +49,16 @@ def remainder(request: DayRequest, plan: DayResult, t0: int, base_kw: np.ndarray
               "export_price_eur_kwh": list(request.export_price_eur_kwh[t0:]),
               "base_load_kw": (np.maximum(base_kw, 0.0) + fixed).tolist(), "pv_kw": np.maximum(pv_kw, 0.0).tolist(),
               "devices": devices}
-    for key, spec in request.storages():
-        update[key] = STORAGE_KINDS[key].remainder(spec, getattr(plan, key), t0)
+    left = {"battery": [], "ev": []}  # each battery and EV from its SOC at t0; an EV whose sessions all ended is gone
+    for kind, spec in request.storages():
+        rest = kind.remainder(spec, plan.storages[spec.name], t0)
+        if rest is not None:
+            left[kind.key].append(rest)
+    update["batteries"], update["evs"] = left["battery"], left["ev"]
     return request.model_copy(update=update), running
 
 
-def _storage(old: StorageSchedule | None, new: StorageSchedule | None, t0: int, n: int) -> StorageSchedule | None:
-    if old is None:
-        return None
+def _storage(old: StorageSchedule, new: StorageSchedule | None, t0: int, n: int) -> StorageSchedule:
     tail = new if new is not None else StorageSchedule([0.0] * (n - t0), [old.soc_kwh[t0]] * (n - t0 + 1),
                                                        None if old.discharge_kw is None else [0.0] * (n - t0))
     discharge = None
@@ -81,7 +83,7 @@ def splice(plan: DayResult, new: DayResult, t0: int, running: dict[str, np.ndarr
     return replace(plan, import_kw=list(plan.import_kw[:t0]) + list(new.import_kw),
                    export_kw=list(plan.export_kw[:t0]) + list(new.export_kw),
                    pv_curtailed_kw=list(plan.pv_curtailed_kw[:t0]) + list(new.pv_curtailed_kw), devices=devices,
-                   battery=_storage(plan.battery, new.battery, t0, n), ev=_storage(plan.ev, new.ev, t0, n),
+                   storages={name: _storage(old, new.storages.get(name), t0, n) for name, old in plan.storages.items()},
                    build_seconds=plan.build_seconds + new.build_seconds,
                    solve_seconds=plan.solve_seconds + new.solve_seconds)
 

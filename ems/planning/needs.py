@@ -13,7 +13,7 @@ documented in the README)::
   to run once that day; hours below the threshold (standby) stay in base;
 * partial-usage devices (heat pump, circulation pump): the day's metered
   energy within the day, at most ``max_kw``;
-* the EV (only with an EV agent): each charging run of the EV meter (hours
+* each EV (only with EV agents; each reads its own EV meter): each charging run of its meter (hours
   above ``run_threshold_kwh``) is a plug-in session whose metered energy is
   the grid-side charge it needs by its departure (a storage with a deadline;
   an evening session runs overnight into the next day: see
@@ -80,8 +80,8 @@ class DayNeeds:
     """One local day's needs (kW per 1-h step; ``local_hours`` the wall-clock hour of each step).
 
     ``devices`` are the day's jobs (no PMF yet); ``device_of`` maps each job to
-    its building device; ``ev_sessions`` are the EV's plug-in sessions with the
-    grid-side energy each charges. ``baseline_kw`` / ``ev_baseline_kw`` and the
+    its building device; ``ev_sessions`` are each EV's plug-in sessions (by EV agent name) with the
+    grid-side energy each charges. ``baseline_kw`` / ``ev_baseline_kw`` (by EV agent name) and the
     metered grid exchange (kWh per hour; import includes separately metered
     devices) hold what the meters recorded (a metered day only).
     """
@@ -92,9 +92,9 @@ class DayNeeds:
     pv_kw: np.ndarray
     devices: list[Device] = field(default_factory=list)
     device_of: dict[str, str] = field(default_factory=dict)
-    ev_sessions: list[SessionNeed] = field(default_factory=list)
+    ev_sessions: dict[str, list[SessionNeed]] = field(default_factory=dict)
     baseline_kw: dict[str, np.ndarray] = field(default_factory=dict)
-    ev_baseline_kw: np.ndarray | None = None
+    ev_baseline_kw: dict[str, np.ndarray] = field(default_factory=dict)
     metered_import_kwh: np.ndarray | None = None
     metered_export_kwh: np.ndarray | None = None
 
@@ -103,12 +103,23 @@ class DayNeeds:
         return len(self.local_hours)
 
 
+def ev_meters(building: Building, agent) -> list[str]:
+    """The building's EV meters whose runs are ``agent``'s sessions: its ``meter``, or every EV meter."""
+    if agent.meter is None:
+        return building.devices_of(EV)
+    if agent.meter not in building.devices_of(EV):
+        raise ValueError(f"{agent.name}.meter={agent.meter!r}: not an EV meter of {building.id} "
+                         f"(its EV meters: {', '.join(building.devices_of(EV)) or 'none'})")
+    return [agent.meter]
+
+
 def metered_needs(day: DayData, building: Building, settings: ReplaySettings, max_kw: dict[str, float],
-                  ev_agent=None) -> DayNeeds | str:
-    """The needs of a metered day, or the reason it cannot be posed (e.g. negative base load)."""
+                  ev_agents=()) -> DayNeeds | str:
+    """The needs of a metered day, or the reason it cannot be posed (e.g. negative base load).
+    ``ev_agents``: the EV agents (none: every EV's charging stays as metered)."""
     n = day.n_steps
     hours = day.hours["local_hour"].to_numpy()
-    e = {d: np.nan_to_num(day.meter(d)) for d in building.devices}
+    e = {d: np.nan_to_num(day.meter(d)) for d in (*building.devices, *building.synthetic_meters)}
     needs = DayNeeds(day.day, hours, np.zeros(n), np.zeros(n))
     flexible = np.zeros(n)
     for name in building.devices_of("discrete_phase"):
@@ -124,15 +135,17 @@ def metered_needs(day: DayData, building: Building, settings: ReplaySettings, ma
         needs.devices.append(PartialUsageDevice(name=name, energy_kwh=float(e[name].sum()), max_kw=cap, latest_end=n))
         needs.baseline_kw[name], needs.device_of[name] = e[name], name
         flexible += e[name]
-    if ev_agent is not None:
-        meter = sum((e[name] for name in building.devices_of(EV)), np.zeros(n))
-        if building.devices_of(EV):
-            needs.ev_sessions = ev_agent.sessions_of(hours, meter, settings.run_threshold_kwh)
+    for agent in ev_agents:
+        meters = ev_meters(building, agent)
+        if meters:
+            meter = sum((e[name] for name in meters), np.zeros(n))
+            needs.ev_sessions[agent.name] = agent.sessions_of(hours, meter, settings.run_threshold_kwh)
             taken = np.where(meter > settings.run_threshold_kwh, meter, 0.0)  # the runs' hours; standby stays in base
-            needs.ev_baseline_kw = taken
+            needs.ev_baseline_kw[agent.name] = taken
             flexible += taken
     pv = sum((e[m] for m in building.devices_of("generation")), np.zeros(n))
-    grid_import = e["grid_import"] + sum((e[d] for d in building.separately_metered), np.zeros(n))
+    supplied = (*building.separately_metered, *building.synthetic_meters)  # through their own supply meters
+    grid_import = e["grid_import"] + sum((e[d] for d in supplied), np.zeros(n))
     grid_export = e.get("grid_export", np.zeros(n))
     base = grid_import + pv - grid_export - flexible
     if (base < -settings.base_load_tolerance_kwh).any():

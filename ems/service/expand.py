@@ -12,7 +12,7 @@ day needs 23 or 25 prices.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
@@ -55,8 +55,9 @@ class ExpansionSettings:
     feed_in_eur_kwh: float
     theta: float
     w_prob: float
-    battery: BatteryAgent | None = None
-    ev: EVAgent | None = None
+    #: The service's batteries and EVs (``battery=`` / ``ev=`` or the ``batteries`` / ``evs`` lists).
+    batteries: list[BatteryAgent] = field(default_factory=list)
+    evs: list[EVAgent] = field(default_factory=list)
     timezone: str = "Europe/Berlin"
     solver: str = "highs"
 
@@ -79,14 +80,17 @@ def expand(body: dict | ShortRequest, building, profile: BuildingProfile, pmfs: 
     if len(short.price_profile) != len(hours):
         raise RequestError(f"price_profile: has {len(short.price_profile)} values, expected {len(hours)} "
                            f"(one per local hour of {day})")
-    if short.battery_enabled and s.battery is None:
+    if short.battery_enabled and not s.batteries:
         raise RequestError("battery_enabled: the service runs without a battery (start it with --set battery=home)")
-    if short.ev_enabled and (s.ev is None or "ev" not in building.devices):
+    if short.ev_enabled and (not s.evs or "ev" not in building.devices.values()):
         raise RequestError(f"ev_enabled: building {building.id} has no EV (or the service runs with ev=none)")
-    ev = s.ev if short.ev_enabled else None
-    needs = typical_needs(profile, building, day, hours, ev)
-    coordinator = GlobalOptimizer(building.grid, SolverSpec(name=s.solver), s.battery if short.battery_enabled else None,
-                                  ev, theta=s.theta)
+    evs = s.evs if short.ev_enabled else []
+    try:
+        needs = typical_needs(profile, building, day, hours, evs)
+    except ValueError as exc:  # an EV whose meter the building does not have
+        raise RequestError(f"ev_enabled: {exc}") from None
+    coordinator = GlobalOptimizer(building.grid, SolverSpec(name=s.solver),
+                                  s.batteries if short.battery_enabled else [], evs, theta=s.theta)
     request = coordinator.request(needs, short.price_profile, [s.feed_in_eur_kwh] * len(hours))
     return with_preferences(request, needs.device_of, day, hours, pmfs, s.theta, s.w_prob)
 

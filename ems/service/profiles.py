@@ -20,7 +20,7 @@ from ems.learning.cycles import typical_cycles
 from ems.learning.runs import RunSettings
 from ems.learning.usage import load_usage
 from ems.optim.request import DiscretePhaseDevice, PartialUsageDevice
-from ems.planning.needs import DayNeeds, SessionNeed
+from ems.planning.needs import DayNeeds, SessionNeed, ev_meters
 
 
 @dataclass
@@ -96,10 +96,10 @@ def from_json(data: dict) -> BuildingProfile:
                            data["cycles"], data["max_kw"])
 
 
-def typical_needs(profile: BuildingProfile, building, day: date, hours: np.ndarray, ev_agent=None) -> DayNeeds:
+def typical_needs(profile: BuildingProfile, building, day: date, hours: np.ndarray, ev_agents=()) -> DayNeeds:
     """A typical day of ``day``'s month: one run of each discrete-phase device with its typical cycle,
     each partial-usage device's mean daily energy, the typical base load and PV by local hour, and
-    (with ``ev_agent``) the EV's mean daily energy, charged in the morning session (by departure)."""
+    (per EV agent) its meter's mean daily energy, charged in the morning session (by departure)."""
     n = len(hours)
     needs = DayNeeds(day, hours, profile.hourly(profile.base_kw, day.month)[hours],
                      profile.hourly(profile.pv_kw, day.month)[hours])
@@ -113,9 +113,9 @@ def typical_needs(profile: BuildingProfile, building, day: date, hours: np.ndarr
             cap = max(profile.max_kw.get(device, 0.0), energy / n)
             needs.devices.append(PartialUsageDevice(name=device, energy_kwh=energy, max_kw=cap, latest_end=n))
             needs.device_of[device] = device
-    if ev_agent is not None:
-        energy = sum(float(profile.daily_kwh.get(d, {}).get(day.month, 0.0)) for d in building.devices_of("ev"))
-        morning = int((hours < ev_agent.departure_hour).sum())
+    for agent in ev_agents:
+        energy = sum(float(profile.daily_kwh.get(d, {}).get(day.month, 0.0)) for d in ev_meters(building, agent))
+        morning = int((hours < agent.departure_hour).sum())
         if energy > 0 and morning:
-            needs.ev_sessions = [SessionNeed(0, morning, min(energy, ev_agent.max_charge_kw * morning), 0.0)]
+            needs.ev_sessions[agent.name] = [SessionNeed(0, morning, min(energy, agent.max_charge_kw * morning), 0.0)]
     return needs

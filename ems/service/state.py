@@ -23,6 +23,7 @@ import filelock
 
 from omegaconf import DictConfig
 
+from ems.agents.fleet import agents
 from ems.config import config_dir, instantiate, load_config
 from ems.data.atomic import clean_temps, file_lock
 from ems.data.errors import DataError
@@ -158,7 +159,8 @@ class Services:
         self.settings = ExpansionSettings(
             feed_in_eur_kwh=instantiate(cfg.tariff, where="tariff").feed_in_eur_kwh,
             theta=float(getattr(mode, "theta", cfg.theta)), w_prob=float(getattr(mode, "w_prob", 0.0)),
-            battery=instantiate(cfg.get("battery"), where="battery"), ev=instantiate(cfg.get("ev"), where="ev"),
+            batteries=agents(cfg, "batteries", instantiate(cfg.get("battery"), where="battery")),
+            evs=agents(cfg, "evs", instantiate(cfg.get("ev"), where="ev")),
             timezone=cfg.data.timezone, solver=cfg.solver.name)
 
     def known(self) -> list[str]:

@@ -79,12 +79,11 @@ def extract(m, x: np.ndarray, result: DayResult) -> None:
 def precheck(r) -> list[str]:
     """Steps whose fixed load exceeds import + everything that could cover it."""
     cover = r.grid.max_import_kw + np.asarray(r.pv_kw)
-    if r.battery is not None:
-        cover = cover + r.battery.max_discharge_kw
+    cover = cover + sum(b.max_discharge_kw for b in r.batteries)
     fixed = np.asarray(r.base_load_kw)
     over = np.flatnonzero(fixed > cover + 1e-9)
     if len(over):
         t = int(over[0])
         return [f"grid: step {t} needs {fixed[t]:g} kW of base load, at most {cover[t]:g} kW available "
-                f"(max_import_kw={r.grid.max_import_kw:g} + PV + battery)"]
+                f"(max_import_kw={r.grid.max_import_kw:g} + PV + batteries)"]
     return []

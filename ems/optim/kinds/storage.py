@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from pydantic import model_validator
 
-from ems.optim.kinds.base import Efficiency, NonNegative, Record, Step
+from ems.optim.kinds.base import Efficiency, Name, NonNegative, Record, Step
 from ems.optim.result import DayResult, StorageSchedule
 
 BATTERY_SHARE = 0.25  # rule-based: share of steps for battery charging (cheapest) and discharging (dearest)
@@ -30,6 +30,8 @@ class BatterySpec(Record):
     """Home battery; powers are grid-side kW, energies kWh, efficiencies one-way fractions."""
 
     label = "battery"
+    #: Names the battery in the result (``storages``) and in every message; unique within a request.
+    name: Name = "battery"
     capacity_kwh: NonNegative
     max_charge_kw: NonNegative
     max_discharge_kw: NonNegative
@@ -76,6 +78,8 @@ class EVSpec(Record):
     """An EV charged at home during ``sessions`` (a single session may be given flat, as its four keys)."""
 
     label = "ev"
+    #: Names the EV in the result (``storages``) and in every message; unique within a request.
+    name: Name = "ev"
     capacity_kwh: NonNegative
     max_charge_kw: NonNegative
     sessions: list[EVSession]
@@ -192,7 +196,7 @@ class BatteryKind:
 
     def define(self, m, b: BatterySpec) -> None:
         steps = np.arange(m.n)
-        ch, dis = _flow(m, "battery", steps, b.max_charge_kw, b.max_discharge_kw, b.charge_efficiency,
+        ch, dis = _flow(m, b.name, steps, b.max_charge_kw, b.max_discharge_kw, b.charge_efficiency,
                         b.discharge_efficiency, b.degradation_eur_kwh)
         soc = _soc(m, 0, m.n, steps, ch, dis, b.charge_efficiency, b.discharge_efficiency, b.soc_init_kwh,
                    b.soc_min_kwh, b.soc_max_kwh)
@@ -201,18 +205,18 @@ class BatteryKind:
         m.cost("degradation", ch, b.degradation_eur_kwh * m.dt)
         if dis is not None:
             m.cost("degradation", dis, b.degradation_eur_kwh * m.dt)
-        m.vars["battery"] = {"charge": ch, "discharge": dis, "soc": soc}
+        m.vars[b.name] = {"charge": ch, "discharge": dis, "soc": soc}
 
     def extract(self, m, x: np.ndarray, b: BatterySpec, result: DayResult) -> None:
-        v, steps = m.vars["battery"], np.arange(m.n)
+        v, steps = m.vars[b.name], np.arange(m.n)
         soc = [b.soc_init_kwh] + x[v["soc"]].tolist()
-        result.battery = StorageSchedule(_values(x, v["charge"], steps, m.n).tolist(), soc,
+        result.storages[b.name] = StorageSchedule(_values(x, v["charge"], steps, m.n).tolist(), soc,
                                          _values(x, v["discharge"], steps, m.n).tolist())
 
     def precheck(self, r, b: BatterySpec) -> list[str]:
         most = b.charge_efficiency * b.max_charge_kw * r.step_hours * r.n_steps
         if b.soc_final_min_kwh - b.soc_init_kwh > most + 1e-9:
-            return [f"battery: soc_final_min_kwh={b.soc_final_min_kwh:g} unreachable from "
+            return [f"{b.name}: soc_final_min_kwh={b.soc_final_min_kwh:g} unreachable from "
                     f"soc_init_kwh={b.soc_init_kwh:g}, at most {most:g} kWh chargeable"]
         return []
 
@@ -230,7 +234,7 @@ class BatteryKind:
             elif t in dear and net_kw[t] > 0:
                 discharge[t] = min(b.max_discharge_kw, max(level - floor, 0.0) * b.discharge_efficiency / dt, net_kw[t])
             soc.append(level + dt * (b.charge_efficiency * charge[t] - discharge[t] / b.discharge_efficiency))
-        result.battery = StorageSchedule(charge.tolist(), soc, discharge.tolist())
+        result.storages[b.name] = StorageSchedule(charge.tolist(), soc, discharge.tolist())
         return None
 
     def degradation_eur(self, r, b: BatterySpec, schedule: StorageSchedule) -> float:
@@ -250,7 +254,7 @@ class EVKind:
         plugged = np.flatnonzero(ev.plugged(m.n))
         at = np.full(m.n, -1)
         at[plugged] = np.arange(len(plugged))
-        ch, dis = _flow(m, "ev", plugged, ev.max_charge_kw, ev.max_out_kw, ev.charge_efficiency,
+        ch, dis = _flow(m, ev.name, plugged, ev.max_charge_kw, ev.max_out_kw, ev.charge_efficiency,
                         ev.discharge_efficiency)
         socs = []
         for s in ev.sessions:
@@ -259,15 +263,15 @@ class EVKind:
             if s.deadline_step > s.arrival_step:
                 m.coefs(m.rows(1, s.soc_target_kwh, np.inf)[0], soc[-1], 1.0)
             socs.append(soc)
-        m.vars["ev"] = {"steps": plugged, "charge": ch, "discharge": dis, "soc": socs}
+        m.vars[ev.name] = {"steps": plugged, "charge": ch, "discharge": dis, "soc": socs}
 
     def extract(self, m, x: np.ndarray, ev: EVSpec, result: DayResult) -> None:
-        v = m.vars["ev"]
+        v = m.vars[ev.name]
         levels = {}
         for s, soc in zip(ev.sessions, v["soc"]):
             levels[s.arrival_step] = s.soc_init_kwh
             levels.update(zip(range(s.arrival_step + 1, s.deadline_step + 1), x[soc].tolist()))
-        result.ev = StorageSchedule(_values(x, v["charge"], v["steps"], m.n).tolist(), self.soc_path(ev, m.n, levels),
+        result.storages[ev.name] = StorageSchedule(_values(x, v["charge"], v["steps"], m.n).tolist(), self.soc_path(ev, m.n, levels),
                                     _values(x, v["discharge"], v["steps"], m.n).tolist() if ev.v2g else None)
 
     @staticmethod
@@ -286,7 +290,7 @@ class EVKind:
             need = s.soc_target_kwh - s.soc_init_kwh
             most = ev.charge_efficiency * ev.max_charge_kw * r.step_hours * (s.deadline_step - s.arrival_step)
             if need > most + 1e-9:
-                problems.append(f"ev: {need:g} kWh needed by step {s.deadline_step}, at most {most:g} kWh chargeable")
+                problems.append(f"{ev.name}: {need:g} kWh needed by step {s.deadline_step}, at most {most:g} kWh chargeable")
         return problems
 
     def rule_schedule(self, r, ev: EVSpec, price: np.ndarray, net_kw: np.ndarray, result: DayResult) -> None:
@@ -299,7 +303,7 @@ class EVKind:
                     break
                 charge[t] = min(ev.max_charge_kw, need / (ev.charge_efficiency * dt))
                 need -= charge[t] * ev.charge_efficiency * dt
-        result.ev = self.from_charge(ev, charge, dt)
+        result.storages[ev.name] = self.from_charge(ev, charge, dt)
         return None
 
     def from_charge(self, ev: EVSpec, charge_kw: np.ndarray, dt: float) -> StorageSchedule:
