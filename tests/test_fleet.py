@@ -16,21 +16,16 @@ from ems.config import load_config
 from ems.data.store import Store
 from ems.experiment.protocols import Experiment
 from ems.optim.heuristics import seed_heuristic_schedule
-from ems.optim.optimize import optimize_day
 from ems.optim.request import RequestError, parse_request
 from ems.optim.result import DayResult
 from ems.optim.rules import rule_based_schedule
-from ems.optim.solver import SOLVERS, SolverSpec
 from ems.optim.validate import violations
 
 from conftest import run_cli
+import test_optim
+from test_optim import solve  # the checked solve: optimal and no violation
 
-SOLVER_NAMES = [name for name in SOLVERS if SolverSpec(name=name).available()]
-
-
-@pytest.fixture(params=SOLVER_NAMES)
-def solver(request) -> str:
-    return request.param
+solver = test_optim.solver  # the fixture over every installed solver
 
 
 def battery(name: str, kwh: float, wear: float = 0.0) -> dict:
@@ -44,14 +39,6 @@ def two_batteries(solver: str, wear_b: float) -> dict:
     return {"import_price_eur_kwh": [0.10, 0.30], "export_price_eur_kwh": 0.0, "base_load_kw": [0.0, 3.0],
             "grid": {"max_import_kw": 10.0, "max_export_kw": 0.0}, "solver": {"name": solver},
             "batteries": [battery("a", 1.0), battery("b", 2.0, wear_b)]}
-
-
-def solve(data: dict):
-    request = parse_request(data)
-    result = optimize_day(request)
-    assert result.ok, result.diagnosis
-    assert violations(request, result) == []
-    return request, result
 
 
 def test_two_batteries_each_cycle_when_it_pays(solver):
