@@ -90,3 +90,11 @@ def test_runs_that_touch_are_one_session(ev):
     morning = _needs(ev, date(2016, 1, 5), {7: 2.0})  # starts right at the departure: still plugged in
     link = ev.link(evening, morning)
     assert (link.steps, link.absorbed, link.energy_kwh) == (8, 1, 2.0)
+
+
+def test_a_session_beyond_the_cars_capacity_names_the_car_and_its_key():
+    small = instantiate(load_config(["ev=home", "ev.capacity_kwh=4.0", "+ev.name=ev2"]).ev)
+    needs = _needs(small, date(2016, 1, 4), {9: 3.0, 10: 3.0})  # 6 kWh into a 4 kWh car: the meter is not this car
+    with pytest.raises(ValueError, match=r"^ev2: 6 kWh .* raise the capacity_kwh of EV 'ev2' \(ev.capacity_kwh, "
+                                         r"or its entry in evs\)$"):
+        small.spec(needs)

@@ -181,8 +181,9 @@ class EVAgent:
             gain = max(s.energy_kwh, 0.0) * eta
             if gain > target + 1e-9:
                 raise ValueError(f"{self.name}: {s.energy_kwh:g} kWh charged in the session from step {s.arrival_step} "
-                                 f"exceed what the car can take ({target:g} kWh at ev.soc_target_frac="
-                                 f"{self.soc_target_frac}); raise ev.capacity_kwh")
+                                 f"exceed what the car can take ({target:g} kWh at soc_target_frac="
+                                 f"{self.soc_target_frac}); raise the capacity_kwh of EV {self.name!r} "
+                                 f"(ev.capacity_kwh, or its entry in evs)")
             init, leave, need = target - gain, s.departure_step, target
             if leave > steps:  # the plan ends first: keep what the rest of the session can still charge
                 leave = steps
