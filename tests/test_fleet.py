@@ -71,6 +71,19 @@ def two_evs(solver: str, max_import_kw: float) -> dict:
             "evs": [car("one", 3.0, 0, 4), car("two", 4.0, 1, 3)]}
 
 
+def test_any_number_of_batteries_each_by_its_own_economics(solver):
+    # Three batteries and 4 kW of load in the dear step: a (free) and b (0.05 EUR/kWh) cycle as above, c at
+    # 0.15 EUR/kWh stays idle. Energy 3 kWh x 0.10 + 1 kWh x 0.30 = 0.60 EUR, wear 0.20 EUR, objective 0.80 EUR.
+    request = two_batteries(solver, 0.05)
+    request["base_load_kw"] = [0.0, 4.0]
+    request["batteries"].append(battery("c", 1.0, 0.15))
+    _, result = solve(request)
+    assert result.objective_eur == pytest.approx(0.80, abs=1e-7)
+    assert result.energy_cost_eur == pytest.approx(0.60, abs=1e-7)
+    assert list(result.storages) == ["a", "b", "c"]
+    assert [sum(result.storages[n].discharge_kw) for n in "abc"] == pytest.approx([1.0, 2.0, 0.0], abs=1e-7)
+
+
 def test_two_evs_share_the_connection_each_with_its_own_sessions(solver):
     # Unlimited: both charge 3 kW at 0.10, car two its last kWh at 0.20: 0.60 + 0.20 = 0.80 EUR.
     _, free = solve(two_evs(solver, 20.0))
