@@ -8,6 +8,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import polars as pl
 import pytest
@@ -203,6 +204,14 @@ def test_the_fleet_experiment_replays_real_days_with_every_unit_carrying_its_own
     balance = (steps["import_kw"] - steps["export_kw"] + steps["pv_kw"] - steps["base_load_kw"]
                - steps.select(pl.sum_horizontal(flex)).to_series())
     assert balance.abs().max() < 1e-6
+    # the MLflow run: the fleet's size, the synthetic label, each unit's totals and its day-by-day figures
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    [run] = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.data.params["batteries.count"] == "2" and run.data.params["evs.count"] == "2"
+    assert run.data.tags["synthetic"].startswith("synthetic: residential4 ev2 is meter ev 7 days earlier")
+    assert run.data.metrics["cellar_cycles"] == pytest.approx(summary["totals"]["cellar_cycles"])
+    history = client.get_metric_history(run.info.run_id, "day/ev2_charge_kwh")
+    assert [m.value for m in sorted(history, key=lambda m: m.step)] == pytest.approx(daily["ev2_charge_kwh"].to_list())
 
 
 def test_optimize_cli_schedules_two_batteries(tmp_path):

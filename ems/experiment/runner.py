@@ -33,12 +33,12 @@ from ems.experiment.preflight import check_experiment
 from ems.experiment.protocols import Experiment
 from ems.experiment.recorder import Recorder, RecordingError, TrackingTarget
 from ems.experiment.replay import ReplayOutcome, history_frame, replay
-from ems.experiment.summary import daily_frame, table, totals
+from ems.experiment.summary import daily_frame, table, totals, unit_columns
 from ems.planning.heating import describe as describe_heating
 
 log = logging.getLogger(__name__)
 
-#: Per-day columns logged to MLflow as step metrics.
+#: Per-day columns logged to MLflow as step metrics (with several batteries or EVs, each unit's too).
 DAILY_METRICS = ("energy_cost_eur", "baseline_cost_eur", "savings_eur", "peak_import_kw", "kwh_shifted",
                  "battery_cycles", "solve_seconds")
 #: The groups ``compare`` varies.
@@ -154,7 +154,7 @@ def _run(cfg: DictConfig, recorder: Recorder, output_dir, parent_run_id, job_lab
         if recorder.tracking:
             name = f"{job_label} {label}" if job_label else label
             run = recorder.start(name[:250], _params(combo_cfg, exp), tags, parent)
-            recorder.log_daily(run, daily, list(DAILY_METRICS))
+            recorder.log_daily(run, daily, list(DAILY_METRICS) + unit_columns(daily))
             recorder.log_totals(run, columns[label])
             recorder.finish(run, run_dir)
     if parent is not None and parent != parent_run_id:

@@ -103,10 +103,15 @@ UNIT_SUFFIXES = {"_cycles": "full cycles", "_charge_kwh": "charged kWh", "_disch
 FLEET_TOTALS = ("battery_cycles", "battery_charge_kwh", "battery_discharge_kwh")
 
 
+def unit_columns(d: pl.DataFrame) -> list[str]:
+    """The daily columns of each battery and EV by name (``garage_cycles``, ``ev2_charge_kwh``, ...); none for a
+    house with at most one of each (the fleet totals are battery_cycles and the rest)."""
+    return [c for c in d.columns if c.endswith(tuple(UNIT_SUFFIXES)) and c not in FLEET_TOTALS]
+
+
 def _unit_totals(d: pl.DataFrame) -> dict[str, float]:
-    """Each battery's and EV's charge and discharge (kWh) and each battery's full cycles over the period, by
-    name; empty for a house with at most one of each (the fleet totals are battery_cycles and the rest)."""
-    return {c: float(d[c].sum()) for c in d.columns if c.endswith(tuple(UNIT_SUFFIXES)) and c not in FLEET_TOTALS}
+    """Each battery's and EV's charge and discharge (kWh) and each battery's full cycles over the period."""
+    return {c: float(d[c].sum()) for c in unit_columns(d)}
 
 
 def _comfort_totals(d: pl.DataFrame) -> dict[str, float]:
